@@ -1,0 +1,25 @@
+/* guestlib/gl.h: guestlib's internal interface (code that runs in the
+ * guest, or builds what the guest CPU reads). */
+#ifndef GL_H
+#define GL_H
+
+#include <stdint.h>
+
+#include "dune/trap.h"
+
+extern dune_pgflt_cb gl_pgflt_handler;
+extern dune_intr_cb gl_intr_handlers[];
+int gl_trap_dispatch(struct dune_tf *tf);
+
+/* Raw hypercall from guest ring 0 (DUNE_PORT_HCALL). */
+static inline long gl_hcall(long nr, long a0, long a1, long a2)
+{
+	long ret = nr;
+	__asm__ volatile("outb %%al, %1"
+			 : "+a"(ret)
+			 : "i"(0xd2), "D"(a0), "S"(a1), "d"(a2)
+			 : "memory");
+	return ret;
+}
+
+#endif /* GL_H */

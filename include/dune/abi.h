@@ -1,0 +1,95 @@
+/* dune/abi.h: the one contract between the vmm (host) and guestlib (guest).
+ *
+ * C99, no host-only types. Everything that crosses the guest/host boundary is
+ * defined here: the hypercall ports, the trap frame the exception stubs leave
+ * on the ring-0 stack, the segment selectors and the hypercall numbers.
+ * Bump DUNE_ABI_VERSION on any change to this file.
+ */
+#ifndef DUNE_ABI_H
+#define DUNE_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+#define DUNE_ABI_VERSION 1
+
+/* ---- Hypercall ports (port I/O exits, `out %al, $port`) ----------------
+ * Port I/O is the exit: `vmcall`/`vmmcall` are unusable on software KVM (see
+ * docs/abi.md). Ports are 8-bit immediates so the stubs clobber no register.
+ *
+ *  SYSCALL   the LSTAR stub. Registers are the syscall's (rax = nr, rdi, rsi,
+ *            rdx, r10, r8, r9; rcx = return rip, r11 = return rflags). The
+ *            vmm executes the call and resumes at rcx with rax = result.
+ *            The only port ring 3 may use (TSS I/O bitmap).
+ *  TRAP      an exception stub. The ring-0 stack holds a struct
+ *            dune_trap_frame at rsp; GPRs are live in registers. The vmm
+ *            may edit both; the stub then pops vec/err and irets.
+ *  HCALL     guestlib request from ring 0: rax = DUNE_HC_*, args rdi, rsi,
+ *            rdx; result in rax (0 or -errno). Refused from CPL 3.
+ */
+#define DUNE_PORT_SYSCALL 0xd0
+#define DUNE_PORT_TRAP 0xd1
+#define DUNE_PORT_HCALL 0xd2
+
+/* Hypercall numbers for DUNE_PORT_HCALL. */
+#define DUNE_HC_NOP 0   /* returns 0: used to measure a bare exit */
+#define DUNE_HC_EXIT 1  /* rdi = status; ends the process (payload tests) */
+#define DUNE_HC_PANIC 2 /* rdi = guest address of a NUL-terminated message */
+
+/* ---- Segment selectors (GDT layout, one GDT per vCPU) ------------------
+ * Order is dictated by syscall/sysret: STAR[47:32] = KCODE (SS = KCODE + 8),
+ * STAR[63:48] = KDATA (sysret CS = KDATA + 16, SS = KDATA + 8).
+ */
+#define DUNE_SEL_NULL 0x00
+#define DUNE_SEL_KCODE 0x08
+#define DUNE_SEL_KDATA 0x10
+#define DUNE_SEL_UDATA 0x18 /* RPL 3 added when loaded: 0x1b */
+#define DUNE_SEL_UCODE 0x20 /* 0x23 */
+#define DUNE_SEL_TSS 0x28   /* 16-byte system descriptor */
+#define DUNE_GDT_ENTRIES 7
+
+/* ---- Trap frame left on the ring-0 (IST) stack by every exception stub.
+ * vec and err are pushed by the stub (err = 0 where the CPU pushes none);
+ * the rest is the CPU's interrupt frame. The vmm reads and may rewrite it.
+ */
+#ifndef __ASSEMBLER__
+struct dune_trap_frame {
+	uint64_t vec;
+	uint64_t err;
+	uint64_t rip;
+	uint64_t cs;
+	uint64_t rflags;
+	uint64_t rsp;
+	uint64_t ss;
+};
+#endif
+
+/* x86 exception vectors the vmm maps to signals (SDM Vol. 3A, 6.3.1). */
+#define DUNE_VEC_DE 0
+#define DUNE_VEC_DB 1
+#define DUNE_VEC_BP 3
+#define DUNE_VEC_OF 4
+#define DUNE_VEC_BR 5
+#define DUNE_VEC_UD 6
+#define DUNE_VEC_NM 7
+#define DUNE_VEC_DF 8
+#define DUNE_VEC_TS 10
+#define DUNE_VEC_NP 11
+#define DUNE_VEC_SS 12
+#define DUNE_VEC_GP 13
+#define DUNE_VEC_PF 14
+#define DUNE_VEC_MF 16
+#define DUNE_VEC_AC 17
+#define DUNE_VEC_MC 18
+#define DUNE_VEC_XM 19
+#define DUNE_NR_VECTORS 32 /* stubs exist for the 32 exception vectors */
+
+/* #PF error code bits (SDM Vol. 3A, 4.7). */
+#define DUNE_PF_P (1u << 0)
+#define DUNE_PF_W (1u << 1)
+#define DUNE_PF_U (1u << 2)
+#define DUNE_PF_RSVD (1u << 3)
+#define DUNE_PF_I (1u << 4)
+
+#endif /* DUNE_ABI_H */

@@ -1,0 +1,167 @@
+/* libdune/dune.c: the public entry points (dune/dune.h, dune/trap.h). */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dune/dune.h"
+#include "dune/trap.h"
+#include "gl.h"
+#include "sys.h"
+#include "vmm.h"
+
+_Static_assert(offsetof(struct vmm_entry_regs, rsp) == 48 &&
+		       offsetof(struct vmm_entry_regs, rip) == 56,
+	       "enter_x86_64.S stores rsp at 48 and rip at 56");
+
+static char init_detail[256];
+
+int dune_init(enum dune_mode mode, unsigned flags)
+{
+	if (vmm_g)
+		return 0;
+	init_detail[0] = 0;
+	int r = vmm_create(mode, init_detail, sizeof(init_detail));
+	if (!r) {
+		r = vmm_signal_init(vmm_g);
+		if (r) {
+			snprintf(init_detail, sizeof(init_detail),
+				 "cannot install signal handlers: %s",
+				 strerror(-r));
+			vmm_destroy(vmm_g);
+		}
+	}
+	if (r && !(flags & DUNE_INIT_QUIET))
+		fprintf(stderr, "dune: %s\n", init_detail);
+	return r;
+}
+
+const char *dune_strerror_detail(void)
+{
+	return init_detail;
+}
+
+static _Noreturn void enter_cont(struct vmm_entry_regs *e)
+{
+	struct vmm_vcpu *v =
+		(struct vmm_vcpu *)((char *)e - offsetof(struct vmm_vcpu, entry));
+	struct kvm_regs r;
+	memset(&r, 0, sizeof(r));
+	r.rbx = e->rbx;
+	r.rbp = e->rbp;
+	r.r12 = e->r12;
+	r.r13 = e->r13;
+	r.r14 = e->r14;
+	r.r15 = e->r15;
+	r.rsp = e->rsp;
+	r.rip = e->rip;
+	r.rflags = 0x202;
+	r.rax = 0; /* dune_enter() returns 0 inside */
+	if (__vmm_ioctl(v->fd, KVM_SET_REGS, &r))
+		vmm_die("cannot load the entering thread's registers", v);
+	vmm_vcpu_run(v);
+}
+
+int dune_enter(void)
+{
+	struct vmm_vcpu *v;
+	uint64_t fs = 0, gs = 0;
+	stack_t cur;
+	int r;
+
+	if (!vmm_g)
+		return -EPERM;
+	if (vmm_cur)
+		return -EBUSY;
+	v = vmm_vcpu_create(vmm_g, &r);
+	if (!v)
+		return r;
+	vmm_sys2(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	vmm_sys2(SYS_arch_prctl, ARCH_GET_GS, &gs);
+	r = vmm_vcpu_load_sregs(v, fs, gs);
+	if (r) {
+		vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
+		vmm_vcpu_destroy(v);
+		return r;
+	}
+	/* The thread's sigaltstack becomes the guest's; host handlers run on
+	 * the monitor stack. */
+	if (!vmm_sys2(SYS_sigaltstack, NULL, &cur) &&
+	    !(cur.ss_flags & SS_DISABLE)) {
+		stack_t off = {.ss_flags = SS_DISABLE};
+		v->altstack = cur;
+		v->altstack.ss_flags &= ~SS_ONSTACK;
+		vmm_sys2(SYS_sigaltstack, &off, NULL);
+	}
+	return vmm_enter_asm(&v->entry, v->mon_stack + v->mon_stack_size,
+			     enter_cont);
+}
+
+int dune_init_and_enter(enum dune_mode mode, unsigned flags)
+{
+	int r = dune_init(mode, flags);
+	return r ? r : dune_enter();
+}
+
+int dune_destroy(void)
+{
+	if (!vmm_g)
+		return 0;
+	if (atomic_load(&vmm_g->nvcpus) > 0)
+		return -EBUSY;
+	vmm_signal_fini();
+	vmm_destroy(vmm_g);
+	return 0;
+}
+
+int dune_is_inside(void)
+{
+	return vmm_cur != NULL;
+}
+
+enum dune_mode dune_get_mode(void)
+{
+	return vmm_g ? vmm_g->mode : DUNE_MODE_AUTO;
+}
+
+void dune_get_stats(struct dune_stats *o)
+{
+	struct vmm *vm = vmm_g;
+	memset(o, 0, sizeof(*o));
+	if (!vm)
+		return;
+	o->exits = atomic_load(&vm->st_exits);
+	o->syscalls = atomic_load(&vm->st_syscalls);
+	o->faults = atomic_load(&vm->st_faults);
+	o->signals = atomic_load(&vm->st_signals);
+	o->pt_syncs = atomic_load(&vm->st_syncs);
+	o->monitor_ns = atomic_load(&vm->st_monitor_ns);
+	o->memslots = (uint64_t)vm->nslots;
+	for (int i = 0; i < vm->nslots; i++)
+		o->memslot_bytes += vm->slots[i].end - vm->slots[i].start;
+}
+
+int dune_host_info(struct dune_host_info *out)
+{
+	return vmm_probe_host(out);
+}
+
+int dune_register_pgflt_handler(dune_pgflt_cb cb)
+{
+	if (vmm_g && vmm_g->mode != DUNE_MODE_RING0)
+		return -ENOTSUP;
+	gl_pgflt_handler = cb;
+	return 0;
+}
+
+int dune_register_intr_handler(int vec, dune_intr_cb cb)
+{
+	if (vec < 0 || vec >= DUNE_NR_VECTORS)
+		return -EINVAL;
+	if (vmm_g && vmm_g->mode != DUNE_MODE_RING0)
+		return -ENOTSUP;
+	gl_intr_handlers[vec] = cb;
+	return 0;
+}

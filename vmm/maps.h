@@ -1,0 +1,23 @@
+/* vmm/maps.h: the host's view of the process's mappings. */
+#ifndef VMM_MAPS_H
+#define VMM_MAPS_H
+
+#include <stdint.h>
+
+struct vmm_vma {
+	uint64_t start, end;
+	int prot;   /* PROT_READ | PROT_WRITE | PROT_EXEC */
+	int shared;
+};
+
+typedef int (*vmm_vma_cb)(const struct vmm_vma *v, void *arg);
+
+/* Call cb for every vma overlapping [start, end), in address order (vmas
+ * are not clipped). A non-zero return from cb stops and is returned. */
+int vmm_maps_iter(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg);
+/* The vma containing addr: 0, or -ENOENT. */
+int vmm_maps_find(uint64_t addr, struct vmm_vma *out);
+/* Forget cached fds (after fork). */
+void vmm_maps_reset(void);
+
+#endif

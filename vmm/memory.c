@@ -1,0 +1,479 @@
+/* vmm/memory.c: guest memory: memslots and the guest page table, kept in
+ * step with the host's mappings.
+ *
+ * One mechanism: vmm_mem_sync(start, end) reads what the host maps in the
+ * range and makes the guest match (PTEs mirror protections, memslots cover
+ * exactly the accessible ranges). It runs after every forwarded syscall
+ * that changes the address space, and on any guest #PF the page table
+ * cannot explain (stack growth, another thread's mmap, lazy ranges). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "maps.h"
+#include "sys.h"
+#include "vmm.h"
+
+/* ---- the lock ----------------------------------------------------------- */
+static void mem_lock(struct vmm *vm)
+{
+	while (atomic_flag_test_and_set_explicit(&vm->mem_lock,
+						 memory_order_acquire))
+		vmm_sys0(SYS_sched_yield);
+}
+
+static void mem_unlock(struct vmm *vm)
+{
+	atomic_flag_clear_explicit(&vm->mem_lock, memory_order_release);
+}
+
+/* ---- page-table pool ---------------------------------------------------- */
+static void *identity(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	return (void *)(uintptr_t)pa; /* gpa == hva (layout.h) */
+}
+
+int vmm_pt_alloc(void *ctx, uint64_t *pa)
+{
+	struct vmm *vm = ctx;
+	if (vm->pt_next + PAGE_SIZE > ARENA_SIZE)
+		return -ENOMEM;
+	/* The pool is fresh NORESERVE memory and pages are never reused,
+	 * so every page handed out is zero. */
+	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->pt_next);
+	vm->pt_next += PAGE_SIZE;
+	return 0;
+}
+
+/* ---- memslots ----------------------------------------------------------- */
+static long set_slot(struct vmm *vm, uint32_t id, uint64_t start,
+		     uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = id,
+		.guest_phys_addr = start,
+		.memory_size = size,
+		.userspace_addr = start,
+	};
+	return __vmm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
+static int slot_add(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	uint32_t id;
+	if (vm->nslots >= vm->max_slots)
+		return -ENOSPC;
+	id = vm->nfree_ids ? vm->free_ids[--vm->nfree_ids] : vm->next_id++;
+	long r = set_slot(vm, id, start, end - start);
+	if (r) {
+		vm->free_ids[vm->nfree_ids++] = id;
+		return (int)r;
+	}
+	int i = vm->nslots;
+	while (i > 0 && vm->slots[i - 1].start > start) {
+		vm->slots[i] = vm->slots[i - 1];
+		i--;
+	}
+	vm->slots[i] = (struct vmm_slot){start, end, id};
+	vm->nslots++;
+	return 0;
+}
+
+static void slot_del(struct vmm *vm, int i)
+{
+	set_slot(vm, vm->slots[i].id, vm->slots[i].start, 0);
+	vm->free_ids[vm->nfree_ids++] = vm->slots[i].id;
+	memmove(&vm->slots[i], &vm->slots[i + 1],
+		(size_t)(vm->nslots - i - 1) * sizeof(vm->slots[0]));
+	vm->nslots--;
+}
+
+/* First slot with end > addr. */
+static int slot_lower(struct vmm *vm, uint64_t addr)
+{
+	int lo = 0, hi = vm->nslots;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (vm->slots[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct ivl {
+	uint64_t start, end;
+	int prot;
+};
+
+/* Make slot coverage of [start, end) equal to the sorted, disjoint,
+ * merged intervals want[0..n). Slots reaching outside keep their outside
+ * parts. Checks capacity before changing anything. */
+static int slots_set(struct vmm *vm, uint64_t start, uint64_t end,
+		     const struct ivl *want, int n)
+{
+	int first = slot_lower(vm, start), last = first;
+	while (last < vm->nslots && vm->slots[last].start < end)
+		last++;
+	/* Unchanged coverage is the common case (mprotect RW -> R): keep. */
+	if (last - first == n) {
+		int same = 1;
+		for (int k = 0; k < n && same; k++) {
+			const struct vmm_slot *s = &vm->slots[first + k];
+			uint64_t cs = s->start > start ? s->start : start;
+			uint64_t ce = s->end < end ? s->end : end;
+			same = cs == want[k].start && ce == want[k].end;
+		}
+		if (same)
+			return 0;
+	}
+	uint64_t left = 0, right = 0, lend = 0, rstart = 0;
+	if (first < last && vm->slots[first].start < start) {
+		left = vm->slots[first].start;
+		lend = start;
+	}
+	if (first < last && vm->slots[last - 1].end > end) {
+		rstart = end;
+		right = vm->slots[last - 1].end;
+	}
+	int need = n + (lend > left) + (right > rstart) - (last - first);
+	if (vm->nslots + need > vm->max_slots)
+		return -ENOSPC;
+	for (int k = last - 1; k >= first; k--)
+		slot_del(vm, k);
+	/* Re-add, merging the outside remainders with touching intervals. */
+	uint64_t cs = 0, ce = 0;
+	int r = 0;
+	if (lend > left) {
+		cs = left;
+		ce = lend;
+	}
+	for (int k = 0; k <= n && !r; k++) {
+		uint64_t s, e;
+		if (k < n) {
+			s = want[k].start;
+			e = want[k].end;
+		} else if (right > rstart) {
+			s = rstart;
+			e = right;
+		} else {
+			break;
+		}
+		if (ce && s == ce) {
+			ce = e;
+			continue;
+		}
+		if (ce)
+			r = slot_add(vm, cs, ce);
+		cs = s;
+		ce = e;
+	}
+	if (ce && !r)
+		r = slot_add(vm, cs, ce);
+	return r;
+}
+
+/* ---- sync ---------------------------------------------------------------- */
+static uint64_t pte_flags(int prot)
+{
+	uint64_t f = PTE_P | PTE_U;
+	if (prot & PROT_WRITE)
+		f |= PTE_W;
+	if (!(prot & PROT_EXEC))
+		f |= PTE_NX;
+	return f;
+}
+
+#define MAX_IVL 65536
+static struct ivl *scratch; /* per-vm use only, under mem_lock */
+
+struct collect {
+	uint64_t start, end;
+	int force; /* include vmas larger than EAGER_MAX */
+	int n;
+	int err;
+};
+
+static int collect_cb(const struct vmm_vma *v, void *arg)
+{
+	struct collect *c = arg;
+	if (!v->prot)
+		return 0;
+	if (!c->force && v->end - v->start > EAGER_MAX)
+		return 0;
+	if (c->n >= MAX_IVL) {
+		c->err = -E2BIG;
+		return 1;
+	}
+	uint64_t s = v->start > c->start ? v->start : c->start;
+	uint64_t e = v->end < c->end ? v->end : c->end;
+	scratch[c->n++] = (struct ivl){s, e, v->prot};
+	return 0;
+}
+
+static int sync_piece(struct vmm *vm, uint64_t start, uint64_t end,
+		      int force)
+{
+	struct collect c = {start, end, force, 0, 0};
+	int r = gl_pt_unmap(&vm->pt, start, end - start);
+	if (r)
+		return r;
+	r = vmm_maps_iter(start, end, collect_cb, &c);
+	if (r < 0)
+		return r;
+	if (c.err)
+		return c.err;
+	/* Merged copy for the slots, after the per-vma list. */
+	struct ivl *m = scratch + c.n;
+	int nm = 0;
+	if (2 * c.n > MAX_IVL)
+		return -E2BIG;
+	for (int k = 0; k < c.n; k++) {
+		if (nm && m[nm - 1].end == scratch[k].start)
+			m[nm - 1].end = scratch[k].end;
+		else
+			m[nm++] = scratch[k];
+	}
+	r = slots_set(vm, start, end, m, nm);
+	if (r)
+		return r; /* PTEs stay cleared: consistent, just not mapped */
+	for (int k = 0; k < c.n; k++) {
+		r = gl_pt_map(&vm->pt, scratch[k].start, scratch[k].start,
+			      scratch[k].end - scratch[k].start,
+			      pte_flags(scratch[k].prot));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Apply sync_piece to the parts of [start, end) outside private ranges. */
+static int sync_locked(struct vmm *vm, uint64_t start, uint64_t end,
+		       int force)
+{
+	atomic_fetch_add(&vm->st_syncs, 1);
+	uint64_t a = start;
+	while (a < end) {
+		uint64_t b = end, skip = 0;
+		for (int i = 0; i < vm->npriv; i++) {
+			if (vm->priv[i].end <= a || vm->priv[i].start >= b)
+				continue;
+			if (vm->priv[i].start <= a) {
+				skip = vm->priv[i].end > skip ? vm->priv[i].end
+							      : skip;
+			} else {
+				b = vm->priv[i].start;
+			}
+		}
+		if (skip) {
+			a = skip;
+			continue;
+		}
+		int r = sync_piece(vm, a, b, force);
+		if (r)
+			return r;
+		a = b;
+	}
+	return 0;
+}
+
+int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	start &= ~(PAGE_SIZE - 1);
+	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	if (end > GVA_USER_END)
+		end = GVA_USER_END;
+	if (start >= end)
+		return 0;
+	mem_lock(vm);
+	int r = sync_locked(vm, start, end, 0);
+	mem_unlock(vm);
+	return r;
+}
+
+static int is_private(struct vmm *vm, uint64_t addr)
+{
+	for (int i = 0; i < vm->npriv; i++)
+		if (addr >= vm->priv[i].start && addr < vm->priv[i].end)
+			return 1;
+	return 0;
+}
+
+int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
+{
+	struct vmm_vma v;
+	uint64_t page = addr & ~(PAGE_SIZE - 1);
+	*code = SEGV_MAPERR;
+	if (addr >= GVA_USER_END || is_private(vm, addr))
+		return 0;
+	if (vmm_maps_find(addr, &v)) {
+		/* Not mapped: touch it natively, which grows a stack exactly
+		 * when a native access would. */
+		if (vmm_probe_read((void *)(uintptr_t)addr) ||
+		    vmm_maps_find(addr, &v))
+			return 0;
+	}
+	*code = SEGV_ACCERR;
+	if (!v.prot || ((err & DUNE_PF_W) && !(v.prot & PROT_WRITE)) ||
+	    ((err & DUNE_PF_I) && !(v.prot & PROT_EXEC)))
+		return 0;
+	/* The host allows the access: map the vma (or a chunk of a big one). */
+	uint64_t s = v.start, e = v.end;
+	if (e - s > EAGER_MAX) {
+		s = page & ~(LAZY_CHUNK - 1);
+		e = s + LAZY_CHUNK;
+		s = s < v.start ? v.start : s;
+		e = e > v.end ? v.end : e;
+	}
+	mem_lock(vm);
+	int r = sync_locked(vm, s, e, 1);
+	uint64_t pte = gl_pt_lookup(&vm->pt, addr, NULL);
+	mem_unlock(vm);
+	if (r == -ENOSPC) {
+		vmm_msg("dune: out of KVM memslots: cannot map guest memory "
+			"(too many separate mappings)\n", NULL, NULL);
+		return 0;
+	}
+	return !r && (pte & PTE_P);
+}
+
+/* ---- private ranges ---------------------------------------------------- */
+int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	mem_lock(vm);
+	if (vm->npriv >= VMM_MAX_PRIV) {
+		mem_unlock(vm);
+		return -ENOMEM;
+	}
+	vm->priv[vm->npriv].start = start;
+	vm->priv[vm->npriv].end = end;
+	vm->npriv++;
+	/* Drop whatever the guest had there. */
+	gl_pt_unmap(&vm->pt, start, end - start);
+	slots_set(vm, start, end, NULL, 0);
+	mem_unlock(vm);
+	return 0;
+}
+
+void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	mem_lock(vm);
+	for (int i = 0; i < vm->npriv; i++) {
+		if (vm->priv[i].start == start && vm->priv[i].end == end) {
+			vm->priv[i] = vm->priv[--vm->npriv];
+			break;
+		}
+	}
+	mem_unlock(vm);
+}
+
+/* ---- guest memory access -------------------------------------------- */
+static int user_range_ok(struct vmm *vm, gva_t a, size_t len, int write)
+{
+	if (a + len < a || a + len > GVA_USER_END)
+		return 0;
+	if (!len)
+		return 1;
+	mem_lock(vm);
+	int ok = 1;
+	for (uint64_t p = a & ~(PAGE_SIZE - 1); p < a + len && ok;
+	     p += PAGE_SIZE) {
+		uint64_t e = gl_pt_lookup(&vm->pt, p, NULL);
+		ok = (e & PTE_P) && (e & PTE_U) && (!write || (e & PTE_W));
+	}
+	mem_unlock(vm);
+	return ok;
+}
+
+static int copy_self(uintptr_t local, gva_t remote, size_t len, int write)
+{
+	struct iovec l = {(void *)local, len};
+	struct iovec r = {(void *)(uintptr_t)remote, len};
+	long n = vmm_sys6(write ? SYS_process_vm_writev : SYS_process_vm_readv,
+			  vmm_sys0(SYS_getpid), (long)&l, 1, (long)&r, 1, 0);
+	return n == (long)len ? 0 : -EFAULT;
+}
+
+int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len)
+{
+	if (!user_range_ok(vm, src, len, 0))
+		return -EFAULT;
+	return len ? copy_self((uintptr_t)dst, src, len, 0) : 0;
+}
+
+int vmm_copy_to_guest(struct vmm *vm, gva_t dst, const void *src, size_t len)
+{
+	if (!user_range_ok(vm, dst, len, 1))
+		return -EFAULT;
+	return len ? copy_self((uintptr_t)src, dst, len, 1) : 0;
+}
+
+/* ---- init ------------------------------------------------------------- */
+int vmm_mem_init(struct vmm *vm)
+{
+	int r = -ENOMEM;
+	const char *env = getenv("DUNE_MAX_MEMSLOTS"); /* tests lower it */
+	if (env && atoi(env) > 1 && atoi(env) < vm->max_slots)
+		vm->max_slots = atoi(env);
+	vm->slots = vmm_zalloc((size_t)vm->max_slots * sizeof(*vm->slots));
+	vm->free_ids = vmm_zalloc((size_t)vm->max_slots * sizeof(uint32_t));
+	if (!scratch)
+		scratch = vmm_zalloc(MAX_IVL * sizeof(*scratch));
+	if (!vm->slots || !vm->free_ids || !scratch)
+		goto fail;
+	uint8_t *raw = vmm_mmap(NULL, ARENA_SIZE + ARENA_ALIGN,
+				PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+	if (vmm_mmap_failed(raw))
+		goto fail;
+	uintptr_t a = ((uintptr_t)raw + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (a > (uintptr_t)raw)
+		vmm_sys2(SYS_munmap, raw, a - (uintptr_t)raw);
+	vmm_sys2(SYS_munmap, a + ARENA_SIZE,
+		 (uintptr_t)raw + ARENA_ALIGN - a);
+	vm->arena = (uint8_t *)a;
+	vm->pt_next = ARENA_PT_OFF;
+	vm->pt = (struct gl_pt){0, identity, vmm_pt_alloc, vm};
+	r = vmm_pt_alloc(vm, &vm->pt.root);
+	if (r)
+		goto fail;
+	/* The arena: one slot, mapped supervisor-only, never synced. */
+	vm->priv[vm->npriv].start = a;
+	vm->priv[vm->npriv].end = a + ARENA_SIZE;
+	vm->npriv++;
+	r = slot_add(vm, a, a + ARENA_SIZE);
+	if (r)
+		goto fail;
+	r = gl_pt_map(&vm->pt, a, a, ARENA_SIZE, PTE_W | PTE_NX | PTE_PS);
+	if (r)
+		goto fail;
+	mem_lock(vm);
+	r = sync_locked(vm, 0, GVA_USER_END, 0);
+	mem_unlock(vm);
+	if (r)
+		goto fail;
+	return 0;
+fail:
+	vmm_mem_fini(vm);
+	return r;
+}
+
+void vmm_mem_fini(struct vmm *vm)
+{
+	/* Slots die with the VM fd; only host memory is ours to free. */
+	if (vm->arena)
+		vmm_sys2(SYS_munmap, vm->arena, ARENA_SIZE);
+	vm->arena = NULL;
+	vmm_free(vm->slots, (size_t)vm->max_slots * sizeof(*vm->slots));
+	vmm_free(vm->free_ids, (size_t)vm->max_slots * sizeof(uint32_t));
+	vm->slots = NULL;
+	vm->free_ids = NULL;
+	vm->nslots = 0;
+}

@@ -1,0 +1,516 @@
+/* vmm/vcpu.c: vCPUs (one per entered thread) and the exit loop. */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sys.h"
+#include "vmm.h"
+
+__thread struct vmm_vcpu *vmm_cur;
+
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_SFMASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_TSC 0x10
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_OSXSAVE (1ull << 18)
+#define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+/* syscall clears these in RFLAGS (TF, DF, IF, AC, NT). */
+#define SFMASK_BITS 0x47700ull
+
+static void seg(struct kvm_segment *s, uint16_t sel, int code, int dpl)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->limit = 0xffffffff;
+	s->type = code ? 11 : 3; /* exec/read/accessed : read/write/accessed */
+	s->present = 1;
+	s->dpl = (uint8_t)dpl;
+	s->db = code ? 0 : 1;
+	s->s = 1;
+	s->l = code ? 1 : 0;
+	s->g = 1;
+}
+
+static int app_cpl(const struct vmm *vm)
+{
+	return vm->mode == DUNE_MODE_RING3 ? 3 : 0;
+}
+
+void vmm_vcpu_set_app_segments(struct vmm_vcpu *v)
+{
+	struct kvm_sregs *sr = &v->run->s.regs.sregs;
+	int cpl = app_cpl(v->vm);
+	if ((sr->cs.selector & 3) == cpl)
+		return;
+	seg(&sr->cs, cpl ? (DUNE_SEL_UCODE | 3) : DUNE_SEL_KCODE, 1, cpl);
+	seg(&sr->ss, cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA, 0, cpl);
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+}
+
+static int setup_sregs(struct vmm_vcpu *v, uint64_t fs_base, uint64_t gs_base)
+{
+	struct vmm *vm = v->vm;
+	struct kvm_sregs sr;
+	long r = __vmm_ioctl(v->fd, KVM_GET_SREGS, &sr);
+	if (r)
+		return (int)r;
+	int cpl = app_cpl(vm);
+	uint16_t cs = cpl ? (DUNE_SEL_UCODE | 3) : DUNE_SEL_KCODE;
+	uint16_t ds = cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA;
+	seg(&sr.cs, cs, 1, cpl);
+	seg(&sr.ds, ds, 0, cpl);
+	sr.es = sr.ss = sr.ds;
+	seg(&sr.fs, 0, 0, cpl);
+	sr.fs.base = fs_base;
+	seg(&sr.gs, 0, 0, cpl);
+	sr.gs.base = gs_base;
+	memset(&sr.tr, 0, sizeof(sr.tr));
+	sr.tr.selector = DUNE_SEL_TSS;
+	sr.tr.base = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
+	sr.tr.limit = TSS_LIMIT;
+	sr.tr.type = 11; /* busy 64-bit TSS */
+	sr.tr.present = 1;
+	memset(&sr.ldt, 0, sizeof(sr.ldt));
+	sr.ldt.unusable = 1;
+	sr.gdt.base = (uint64_t)(uintptr_t)(v->block + VCPU_GDT_OFF);
+	sr.gdt.limit = DUNE_GDT_ENTRIES * 8 - 1;
+	sr.idt.base = (uint64_t)(uintptr_t)(vm->arena + ARENA_IDT_OFF);
+	sr.idt.limit = 256 * 16 - 1;
+	sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sr.cr3 = vm->pt.root;
+	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	if (vm->has_xcrs)
+		sr.cr4 |= CR4_OSXSAVE;
+	sr.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	return (int)__vmm_ioctl(v->fd, KVM_SET_SREGS, &sr);
+}
+
+static int setup_msrs(struct vmm_vcpu *v)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[4];
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 4;
+	m.e[0].index = MSR_STAR;
+	m.e[0].data = ((uint64_t)DUNE_SEL_KDATA << 48) |
+		      ((uint64_t)DUNE_SEL_KCODE << 32);
+	m.e[1].index = MSR_LSTAR;
+	m.e[1].data = (uint64_t)(uintptr_t)gl_syscall_entry;
+	m.e[2].index = MSR_SFMASK;
+	m.e[2].data = SFMASK_BITS;
+	m.e[3].index = MSR_KERNEL_GS_BASE;
+	m.e[3].data = 0;
+	long r = __vmm_ioctl(v->fd, KVM_SET_MSRS, &m);
+	return r == 4 ? 0 : (r < 0 ? (int)r : -EIO);
+}
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Guest TSC == host TSC, so the vDSO computes the right time in the guest
+ * without an exit. */
+static void setup_tsc(struct vmm_vcpu *v)
+{
+	uint64_t off = 0;
+	struct kvm_device_attr a = {.group = KVM_VCPU_TSC_CTRL,
+				    .attr = KVM_VCPU_TSC_OFFSET,
+				    .addr = (uint64_t)(uintptr_t)&off};
+	if (!__vmm_ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) &&
+	    !__vmm_ioctl(v->fd, KVM_SET_DEVICE_ATTR, &a))
+		return;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.e.index = MSR_IA32_TSC;
+	m.e.data = rdtsc();
+	__vmm_ioctl(v->fd, KVM_SET_MSRS, &m);
+}
+
+static int setup_fpu(struct vmm_vcpu *v)
+{
+	struct kvm_fpu f;
+	uint32_t mxcsr;
+	uint16_t fcw;
+	memset(&f, 0, sizeof(f));
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	__asm__ volatile("fnstcw %0" : "=m"(fcw));
+	f.fcw = fcw;
+	f.mxcsr = mxcsr;
+	long r = __vmm_ioctl(v->fd, KVM_SET_FPU, &f);
+	if (r)
+		return (int)r;
+	if (v->vm->has_xcrs) {
+		struct kvm_xcrs x;
+		memset(&x, 0, sizeof(x));
+		x.nr_xcrs = 1;
+		x.xcrs[0].xcr = 0;
+		x.xcrs[0].value = v->vm->xcr0;
+		r = __vmm_ioctl(v->fd, KVM_SET_XCRS, &x);
+		if (r)
+			return (int)r;
+	}
+	return 0;
+}
+
+struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
+{
+	struct vmm_vcpu *v = vmm_zalloc(sizeof(*v));
+	int r = -ENOMEM;
+	if (!v)
+		goto fail;
+	v->vm = vm;
+	v->fd = -1;
+	v->id = atomic_fetch_add(&vm->next_vcpu, 1);
+	if ((uint64_t)v->id >= VMM_MAX_VCPUS) {
+		r = -EAGAIN;
+		goto fail;
+	}
+	v->xsave = vmm_zalloc((size_t)vm->xsave_size);
+	v->mon_stack_size = MON_STACK_SIZE;
+	v->mon_stack = vmm_mmap(NULL, v->mon_stack_size, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (vmm_mmap_failed(v->mon_stack)) {
+		v->mon_stack = NULL;
+		goto fail;
+	}
+	if (!v->xsave)
+		goto fail;
+	r = vmm_mem_add_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
+				(uint64_t)(uintptr_t)v->mon_stack +
+					v->mon_stack_size);
+	if (r)
+		goto fail_stack;
+	v->fd = (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id);
+	if (v->fd < 0) {
+		r = v->fd;
+		goto fail_priv;
+	}
+	v->run = vmm_mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, v->fd, 0);
+	if (vmm_mmap_failed(v->run)) {
+		r = (int)(long)v->run;
+		v->run = NULL;
+		goto fail_priv;
+	}
+	r = (int)__vmm_ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid);
+	if (r)
+		goto fail_priv;
+	v->block = vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
+	{
+		static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL};
+		uint64_t tss = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
+		gl_build_gdt((uint64_t *)(v->block + VCPU_GDT_OFF), tss,
+			     TSS_LIMIT);
+		gl_build_tss(v->block + VCPU_TSS_OFF,
+			     (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF +
+						   VCPU_IST_SIZE),
+			     ring3_ports, 1);
+	}
+	r = setup_msrs(v);
+	if (r)
+		goto fail_priv;
+	r = setup_fpu(v);
+	if (r)
+		goto fail_priv;
+	setup_tsc(v);
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	atomic_fetch_add(&vm->nvcpus, 1);
+	return v;
+fail_priv:
+	vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
+			    (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size);
+fail_stack:
+	vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
+	v->mon_stack = NULL;
+fail:
+	if (v) {
+		if (v->run)
+			vmm_sys2(SYS_munmap, v->run, vm->run_size);
+		if (v->fd >= 0)
+			vmm_close(v->fd);
+		vmm_free(v->xsave, (size_t)vm->xsave_size);
+		vmm_free(v, sizeof(*v));
+	}
+	*err = r;
+	return NULL;
+}
+
+/* Frees everything but the monitor stack, which the caller may be on. */
+void vmm_vcpu_destroy(struct vmm_vcpu *v)
+{
+	struct vmm *vm = v->vm;
+	if (v->run)
+		vmm_sys2(SYS_munmap, v->run, vm->run_size);
+	if (v->fd >= 0)
+		vmm_close(v->fd);
+	vmm_free(v->xsave, (size_t)vm->xsave_size);
+	vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
+			    (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size);
+	atomic_fetch_sub(&vm->nvcpus, 1);
+	if (vmm_cur == v)
+		vmm_cur = NULL;
+	vmm_free(v, sizeof(*v));
+}
+
+int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
+			uint64_t gs_base)
+{
+	return setup_sregs(v, fs_base, gs_base);
+}
+
+int vmm_vcpu_load(struct vmm_vcpu *v, const struct kvm_regs *regs,
+		  uint64_t fs_base, uint64_t gs_base)
+{
+	int r = setup_sregs(v, fs_base, gs_base);
+	if (r)
+		return r;
+	return (int)__vmm_ioctl(v->fd, KVM_SET_REGS, regs);
+}
+
+_Noreturn void vmm_die(const char *what, struct vmm_vcpu *v)
+{
+	char a[24], b[24], c[24];
+	vmm_msg("dune: ", what, "\n");
+	if (v && v->run) {
+		struct kvm_regs *r = &v->run->s.regs.regs;
+		vmm_msg("dune:   rip=", vmm_fmt_hex(a, r->rip), NULL);
+		vmm_msg(" rsp=", vmm_fmt_hex(b, r->rsp), NULL);
+		vmm_msg(" cr2=", vmm_fmt_hex(c, v->run->s.regs.sregs.cr2), "\n");
+	}
+	/* Die of SIGABRT like abort(), whatever the guest did to it. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	vmm_sys4(SYS_rt_sigaction, SIGABRT, &sa, NULL, 8);
+	uint64_t set = 1ull << (SIGABRT - 1);
+	vmm_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
+	vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), vmm_gettid(), SIGABRT);
+	for (;;)
+		vmm_sys1(SYS_exit_group, 134);
+}
+
+/* ---- exits ------------------------------------------------------------ */
+/* Guest-settable RFLAGS bits (CF PF AF ZF SF TF DF OF AC ID); IF and the
+ * reserved bit 1 are always set, IOPL never. */
+#define RFLAGS_USER 0x240dd5ull
+#define RFLAGS_FIXED 0x202ull
+
+uint64_t vmm_sanitize_rflags(uint64_t f)
+{
+	return (f & RFLAGS_USER) | RFLAGS_FIXED;
+}
+
+static void handle_trap(struct vmm_vcpu *v)
+{
+	struct kvm_regs *regs = &v->run->s.regs.regs;
+	struct kvm_sregs *sregs = &v->run->s.regs.sregs;
+	uint64_t ist_lo = (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF);
+	uint64_t ist_hi = ist_lo + VCPU_IST_SIZE;
+	struct dune_trap_frame *f = (void *)(uintptr_t)regs->rsp;
+	int code;
+
+	if (regs->rsp < ist_lo || regs->rsp + sizeof(*f) > ist_hi)
+		vmm_die("trap exit with a bad ring-0 stack", v);
+	atomic_fetch_add(&v->vm->st_faults, 1);
+	if ((f->cs & 3) != (uint64_t)app_cpl(v->vm)) {
+		char a[24], b[24];
+		vmm_msg("dune: exception ", vmm_fmt_dec(a, (long)f->vec), NULL);
+		vmm_msg(" in guestlib's ring 0 at ", vmm_fmt_hex(b, f->rip), "\n");
+		vmm_die("guest kernel fault", v);
+	}
+	switch (f->vec) {
+	case DUNE_VEC_PF:
+		if (vmm_mem_fault(v->vm, sregs->cr2, f->err, &code)) {
+			if (v->fault_addr == sregs->cr2 && ++v->fault_repeat > 4) {
+				code = SEGV_ACCERR;
+				break;
+			}
+			if (v->fault_addr != sregs->cr2)
+				v->fault_repeat = 0;
+			v->fault_addr = sregs->cr2;
+			if (f->err & DUNE_PF_P) {
+				/* The PTE allowed less before: drop the stale
+				 * TLB entry on the way back (invlpg). */
+				regs->rip = (uint64_t)(uintptr_t)gl_flush_ret;
+				v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+			}
+			return;
+		}
+		v->fault_addr = 0;
+		vmm_signal_force(v, SIGSEGV, code, sregs->cr2, f);
+		return;
+	case DUNE_VEC_DE:
+		vmm_signal_force(v, SIGFPE, FPE_INTDIV, f->rip, f);
+		return;
+	case DUNE_VEC_UD:
+		vmm_signal_force(v, SIGILL, ILL_ILLOPN, f->rip, f);
+		return;
+	case DUNE_VEC_BP:
+		vmm_signal_force(v, SIGTRAP, SI_KERNEL, 0, f);
+		return;
+	case DUNE_VEC_DB:
+		vmm_signal_force(v, SIGTRAP, TRAP_BRKPT, f->rip, f);
+		return;
+	case DUNE_VEC_MF:
+	case DUNE_VEC_XM:
+		vmm_signal_force(v, SIGFPE, FPE_FLTINV, f->rip, f);
+		return;
+	case DUNE_VEC_AC:
+		vmm_signal_force(v, SIGBUS, BUS_ADRALN, f->rip, f);
+		return;
+	case DUNE_VEC_GP:
+	case DUNE_VEC_SS:
+	case DUNE_VEC_NP:
+	case DUNE_VEC_TS:
+	case DUNE_VEC_OF:
+	case DUNE_VEC_BR:
+		vmm_signal_force(v, SIGSEGV, SI_KERNEL, 0, f);
+		return;
+	default: {
+		char a[24];
+		vmm_msg("dune: unexpected exception vector ",
+			vmm_fmt_dec(a, (long)f->vec), "\n");
+		vmm_die("cannot continue", v);
+	}
+	}
+	vmm_signal_force(v, SIGSEGV, code, sregs->cr2, f);
+}
+
+static void handle_hcall(struct vmm_vcpu *v)
+{
+	struct kvm_regs *regs = &v->run->s.regs.regs;
+	if ((v->run->s.regs.sregs.cs.selector & 3) != 0) {
+		/* Ring 3 cannot reach this port (TSS I/O bitmap); if it did,
+		 * treat it as the #GP a native `out` would raise. */
+		vmm_die("hypercall from ring 3", v);
+	}
+	switch (regs->rax) {
+	case DUNE_HC_NOP:
+		regs->rax = 0;
+		break;
+	case DUNE_HC_EXIT:
+		vmm_sys1(SYS_exit_group, (long)regs->rdi);
+		break;
+	case DUNE_HC_PANIC: {
+		char msg[256];
+		if (vmm_copy_from_guest(v->vm, msg, regs->rdi, sizeof(msg) - 1))
+			vmm_die("guest panic (unreadable message)", v);
+		msg[sizeof(msg) - 1] = 0;
+		vmm_msg("dune: guest panic: ", msg, "\n");
+		vmm_die("guest panic", v);
+	}
+	default:
+		regs->rax = (uint64_t)-ENOSYS; /* validated: unknown call */
+		break;
+	}
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+static void handle_memory_fault(struct vmm_vcpu *v, uint64_t gpa)
+{
+	/* KVM could not back a guest access (gpa == hva): ask the host what
+	 * a native access would get. */
+	long p = vmm_probe_read((void *)(uintptr_t)gpa);
+	if (p == -EBUSY || p == -EFAULT) {
+		/* No frame to build a signal from (not a guest exception):
+		 * end the process as the native access would. */
+		vmm_signal_force(v, p == -EBUSY ? SIGBUS : SIGSEGV,
+				 p == -EBUSY ? BUS_ADRERR : SEGV_MAPERR, gpa,
+				 NULL);
+		return;
+	}
+}
+
+_Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	struct vmm *vm = v->vm;
+	vmm_cur = v;
+	v->tid = vmm_gettid();
+	for (;;) {
+		vmm_signal_deliver_pending(v);
+		long r = __vmm_ioctl(v->fd, KVM_RUN, NULL);
+		uint64_t t0 = vmm_now_ns();
+		atomic_fetch_add(&vm->st_exits, 1);
+		if (r < 0) {
+			run->immediate_exit = 0;
+			if (r == -EINTR || r == -EAGAIN)
+				continue;
+			if (r == -EFAULT) {
+				handle_memory_fault(v, run->exit_reason ==
+						  KVM_EXIT_MEMORY_FAULT
+						  ? vmm_memory_fault_gpa(run)
+						  : run->s.regs.regs.rip);
+				continue;
+			}
+			vmm_die("KVM_RUN failed", v);
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			if (run->io.direction != KVM_EXIT_IO_OUT)
+				vmm_die("guest read from an I/O port", v);
+			if (run->io.port == DUNE_PORT_SYSCALL)
+				vmm_handle_syscall(v);
+			else if (run->io.port == DUNE_PORT_TRAP)
+				handle_trap(v);
+			else if (run->io.port == DUNE_PORT_HCALL)
+				handle_hcall(v);
+			else
+				vmm_die("guest wrote to an unknown I/O port", v);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_MEMORY_FAULT:
+			handle_memory_fault(v, vmm_memory_fault_gpa(run));
+			break;
+		case KVM_EXIT_MMIO:
+			/* A guest PTE points at guest-physical memory no
+			 * memslot backs: the guest page table is wrong. */
+			vmm_die("guest accessed unbacked guest-physical memory",
+				v);
+		case KVM_EXIT_INTERNAL_ERROR:
+			if (app_cpl(vm) == 0 && !vm->hw_virt)
+				vmm_die("KVM could not emulate a guest ring-0 "
+					"instruction: this host's KVM emulates "
+					"ring 0 and cannot run SSE/AVX code "
+					"there; use ring3 mode (DUNE_MODE=ring3)",
+					v);
+			vmm_die("KVM internal error", v);
+		case KVM_EXIT_SHUTDOWN:
+			vmm_die("guest triple fault (shutdown)", v);
+		case KVM_EXIT_FAIL_ENTRY:
+			vmm_die("KVM could not enter the guest (bad state)", v);
+		case KVM_EXIT_HLT:
+			vmm_die("guest halted", v);
+		default:
+			vmm_die("unexpected KVM exit", v);
+		}
+		atomic_fetch_add(&vm->st_monitor_ns, vmm_now_ns() - t0);
+	}
+}

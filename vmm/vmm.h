@@ -1,0 +1,207 @@
+/* vmm/vmm.h: the host-side monitor's internal interface (one header per
+ * layer). Nothing here is public; libdune/ wraps it. */
+#ifndef VMM_H
+#define VMM_H
+
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "dune/abi.h"
+#include "dune/dune.h"
+#include "layout.h"
+#include "pt_x86_64.h"
+
+/* ---- Typed addresses (see guestlib/layout.h) ---------------------------- */
+typedef uint64_t gpa_t; /* guest-physical */
+typedef uint64_t gva_t; /* guest-virtual (== host-virtual for the process) */
+
+/* ---- The VM --------------------------------------------------------------- */
+struct vmm_slot {
+	uint64_t start, end; /* guest-physical == host-virtual, page aligned */
+	uint32_t id;
+};
+
+struct vmm_vcpu;
+
+struct vmm {
+	int kvm_fd, vm_fd;
+	enum dune_mode mode;
+	int hw_virt;
+	int run_size;
+	int xsave_size;
+	uint64_t xcr0;
+	int has_xcrs;
+	int has_tsc_ctrl;
+	struct kvm_cpuid2 *cpuid;   /* from KVM_GET_SUPPORTED_CPUID */
+	int guest_phys_bits;
+	int gbpages;
+	int max_slots;
+
+	/* guestlib's private arena (see layout.h) */
+	uint8_t *arena;
+	uint64_t pt_next; /* bump pointer into the page-table pool */
+	struct gl_pt pt;  /* the guest page table (one per process) */
+
+	/* memslots, sorted by start; protected by mem_lock */
+	atomic_flag mem_lock;
+	struct vmm_slot *slots;
+	int nslots;
+	uint32_t *free_ids;
+	int nfree_ids;
+	uint32_t next_id;
+
+	/* ranges the guest must never map (monitor stacks); under mem_lock */
+	struct { uint64_t start, end; } priv[VMM_MAX_PRIV];
+	int npriv;
+
+	atomic_int nvcpus;   /* vCPUs alive */
+	atomic_int next_vcpu;
+
+	/* counters (struct dune_stats) */
+	atomic_uint_least64_t st_exits, st_syscalls, st_faults, st_signals,
+		st_syncs, st_monitor_ns;
+};
+
+extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
+
+/* Saved by vmm_enter_asm: the registers dune_enter() returns with. */
+struct vmm_entry_regs {
+	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+struct vmm_vcpu {
+	struct vmm *vm;
+	int fd;
+	int id;
+	struct kvm_run *run;
+	uint8_t *block;          /* this vCPU's GDT/TSS/IST block in the arena */
+	uint8_t *mon_stack;      /* the monitor's host stack */
+	size_t mon_stack_size;
+	int tid;
+	uint64_t fault_addr;     /* last #PF address, to catch repeats */
+	int fault_repeat;
+	/* signals (vmm/signal.c) */
+	atomic_uint_least64_t pending;    /* host signals not yet delivered */
+	atomic_uint_least64_t held;       /* ... of which we blocked on host */
+	siginfo_t pend_info[65];
+	stack_t altstack;                 /* the guest's sigaltstack */
+	uint8_t *xsave;                   /* scratch, xsave_size bytes */
+	struct vmm_entry_regs entry;      /* dune_enter()'s return state */
+};
+
+/* Linux 6.8 uapi, newer than some distributions' headers. */
+#ifndef KVM_EXIT_MEMORY_FAULT
+#define KVM_EXIT_MEMORY_FAULT 39
+#endif
+struct vmm_memory_fault {
+	uint64_t flags, gpa, size;
+};
+static inline uint64_t vmm_memory_fault_gpa(const struct kvm_run *run)
+{
+	/* Same union slot as every exit's data (run->mmio etc.). */
+	return ((const struct vmm_memory_fault *)(const void *)&run->mmio)->gpa;
+}
+
+/* ---- kvm.c: /dev/kvm, capabilities, the VM ---------------------------- */
+/* Create the VM (vmm_g). detail receives a message naming what failed. */
+int vmm_create(enum dune_mode mode, char *detail, size_t dlen);
+void vmm_destroy(struct vmm *vm);
+int vmm_probe_host(struct dune_host_info *info);
+
+/* ---- memory.c: memslots and the guest page table --------------------- */
+int vmm_mem_init(struct vmm *vm);
+void vmm_mem_fini(struct vmm *vm);
+/* Make [start, end) of the guest match the host: PTEs mirror host
+ * protections and memslots cover exactly what is mapped. */
+int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end);
+/* A #PF the guest page table could not satisfy: re-sync around addr.
+ * Returns 1 if the access should now succeed, 0 if it is a real fault
+ * (*code = SEGV_MAPERR or SEGV_ACCERR). */
+int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code);
+/* Register / forget a host range the guest must never map. */
+int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end);
+void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end);
+/* Allocate a zeroed page from the arena pool (returns its gpa). */
+int vmm_pt_alloc(void *ctx, uint64_t *pa);
+/* Copy to/from guest memory, checking the guest page table grants user
+ * access (write if to_guest) and that the host mapping is there. */
+int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len);
+int vmm_copy_to_guest(struct vmm *vm, gva_t dst, const void *src, size_t len);
+
+/* ---- vcpu.c: vCPUs and the exit loop -------------------------------- */
+struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err);
+void vmm_vcpu_destroy(struct vmm_vcpu *v);
+/* Load the state the thread resumes with (entry, clone or fork child):
+ * segments and system registers, then the GPRs. */
+int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
+			uint64_t gs_base);
+int vmm_vcpu_load(struct vmm_vcpu *v, const struct kvm_regs *regs,
+		  uint64_t fs_base, uint64_t gs_base);
+/* Make the app's code/stack segments current (after a syscall that
+ * entered at CPL0 on hardware that switches rings). */
+void vmm_vcpu_set_app_segments(struct vmm_vcpu *v);
+/* The exit loop, on the monitor stack. Never returns. */
+_Noreturn void vmm_vcpu_run(struct vmm_vcpu *v);
+extern __thread struct vmm_vcpu *vmm_cur; /* this thread's vCPU */
+/* End the process the way a fatal guest error should (message first). */
+_Noreturn void vmm_die(const char *what, struct vmm_vcpu *v);
+
+uint64_t vmm_sanitize_rflags(uint64_t f);
+extern const char gl_flush_ret[], gl_sysret[];
+
+/* ---- syscall.c: forwarded syscalls ---------------------------------- */
+void vmm_handle_syscall(struct vmm_vcpu *v);
+
+/* ---- signal.c: signals into the guest ------------------------------- */
+int vmm_signal_init(struct vmm *vm);
+/* Give the host back the guest's signal actions (dune_destroy). */
+void vmm_signal_fini(void);
+/* Deliver the pending host signals that the guest does not block. */
+void vmm_signal_deliver_pending(struct vmm_vcpu *v);
+/* A synchronous signal from a guest exception: frame it or, without a
+ * handler, end the process exactly as natively. */
+void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
+		      struct dune_trap_frame *tf);
+long vmm_sys_rt_sigaction(struct vmm_vcpu *v, int sig, gva_t act, gva_t oact,
+			  size_t setsize);
+long vmm_sys_sigaltstack(struct vmm_vcpu *v, gva_t ss, gva_t oss);
+/* rt_sigreturn: restore the guest state saved in the frame at rsp. */
+long vmm_sys_rt_sigreturn(struct vmm_vcpu *v);
+/* Called after a forwarded syscall returned -EINTR. */
+void vmm_signal_syscall_interrupted(struct vmm_vcpu *v, long nr);
+
+/* ---- enter_x86_64.S ------------------------------------------------- */
+/* Save callee-saved registers, rsp and the return rip into *r, switch to
+ * stack_top and call cont(r). Returns 0 later, inside the guest. */
+int vmm_enter_asm(struct vmm_entry_regs *r, void *stack_top,
+		  void (*cont)(struct vmm_entry_regs *));
+/* clone(2) whose child starts fn(arg) on child_stack. Returns the child's
+ * tid (or -errno) in the parent. */
+long vmm_clone_asm(unsigned long flags, void *child_stack, int *ptid,
+		   int *ctid, unsigned long tls, void (*fn)(void *), void *arg);
+
+/* munmap(stack, size) then exit(status), using no stack in between. */
+_Noreturn void vmm_exit_thread_asm(void *stack, size_t size, long status);
+
+/* ---- guestlib symbols the vmm points the CPU at ---------------------- */
+extern const char gl_syscall_entry[];
+extern const char gl_text_start[], gl_text_end[];
+extern const uint64_t gl_vectors_fast[DUNE_NR_VECTORS];
+extern const uint64_t gl_vectors_full[DUNE_NR_VECTORS];
+void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit);
+void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
+		  int nports);
+void gl_build_idt(void *idt, const uint64_t *vectors);
+
+static inline uint64_t vmm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif /* VMM_H */
