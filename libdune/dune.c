@@ -35,6 +35,8 @@ int dune_init(enum dune_mode mode, unsigned flags)
 	}
 	if (r && !(flags & DUNE_INIT_QUIET))
 		fprintf(stderr, "dune: %s\n", init_detail);
+	if (!r && (flags & DUNE_INIT_STATS))
+		vmm_cfg.print_stats = 1;
 	return r;
 }
 

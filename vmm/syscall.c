@@ -249,6 +249,99 @@ static long sys_arch_prctl(struct vmm_vcpu *v, struct kvm_regs *r)
 	return 0;
 }
 
+/* ---- execve: keep exec'd programs under dune ------------------------- */
+static int env_name_eq(const char *entry, const char *name_eq)
+{
+	size_t n = strlen(name_eq); /* "NAME=" */
+	return !strncmp(entry, name_eq, n);
+}
+
+#define EXEC_MAX_ENV 65536
+#define EXEC_STR 4096
+
+/* Read a guest string into dst (at most cap bytes incl. NUL). */
+static int read_str(struct vmm *vm, char *dst, gva_t src, size_t cap)
+{
+	for (size_t i = 0; i < cap; i++) {
+		if (vmm_copy_from_guest(vm, &dst[i], src + i, 1))
+			return -EFAULT;
+		if (!dst[i])
+			return 0;
+	}
+	return -E2BIG;
+}
+
+static long sys_execve(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
+{
+	struct vmm *vm = v->vm;
+	gva_t genv = (gva_t)(nr == SYS_execve ? ARG2(r) : ARG3(r));
+	if (!vmm_cfg.exec_env)
+		return vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), ARG4(r),
+				0);
+	/* New envp: the guest's entries minus ours, then ours. LD_PRELOAD is
+	 * merged: our shim first, the program's own after it. */
+	size_t n = 0;
+	uint64_t p = 0;
+	while (genv && n < EXEC_MAX_ENV) {
+		if (vmm_copy_from_guest(vm, &p, genv + n * 8, 8))
+			return -EFAULT;
+		if (!p)
+			break;
+		n++;
+	}
+	size_t cap = (n + (size_t)vmm_cfg.n_exec_env + 2) * sizeof(char *) +
+		     2 * EXEC_STR;
+	char **envp = vmm_zalloc(cap);
+	if (!envp)
+		return -ENOMEM;
+	char *user_preload = (char *)(envp + n + vmm_cfg.n_exec_env + 2);
+	char *merged = user_preload + EXEC_STR;
+	char head[32];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		vmm_copy_from_guest(vm, &p, genv + i * 8, 8);
+		memset(head, 0, sizeof(head));
+		for (size_t j = 0; j < sizeof(head) - 1; j++)
+			if (vmm_copy_from_guest(vm, &head[j], p + j, 1) ||
+			    !head[j])
+				break;
+		if (env_name_eq(head, "LD_PRELOAD=")) {
+			if (read_str(vm, user_preload, p, EXEC_STR))
+				user_preload[0] = 0;
+			continue;
+		}
+		int ours = 0;
+		for (const char *e = vmm_cfg.exec_env; *e; e += strlen(e) + 1) {
+			const char *eq = strchr(e, '=');
+			if (eq && !strncmp(head, e, (size_t)(eq - e + 1)) &&
+			    (size_t)(eq - e + 1) < sizeof(head))
+				ours = 1;
+		}
+		if (!ours)
+			envp[k++] = (char *)(uintptr_t)p;
+	}
+	for (const char *e = vmm_cfg.exec_env; *e; e += strlen(e) + 1) {
+		if (env_name_eq(e, "LD_PRELOAD=") && user_preload[11]) {
+			/* "LD_PRELOAD=shim" + ":" + the user's list */
+			size_t a = strlen(e), b = strlen(user_preload + 11);
+			if (a + 1 + b + 1 <= EXEC_STR) {
+				memcpy(merged, e, a);
+				merged[a] = ':';
+				memcpy(merged + a + 1, user_preload + 11, b + 1);
+				envp[k++] = merged;
+				continue;
+			}
+		}
+		envp[k++] = (char *)(uintptr_t)e;
+	}
+	envp[k] = NULL;
+	long ret = vmm_sys6(nr, ARG0(r), ARG1(r),
+			    nr == SYS_execve ? (long)envp : ARG2(r),
+			    nr == SYS_execve ? ARG3(r) : (long)envp, ARG4(r), 0);
+	vmm_free(envp, cap);
+	return ret;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 static void resume_user(struct vmm_vcpu *v, uint64_t rip, uint64_t rflags)
 {
@@ -314,7 +407,20 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = sys_fork(v, r, nr);
 		break;
 	case SYS_exit:
+		if (vmm_cfg.trace_fd >= 0) {
+			uint64_t a[6] = {r->rdi, 0, 0, 0, 0, 0};
+			vmm_trace_syscall(v, nr, a, 0);
+		}
 		thread_exit(v, ARG0(r));
+	case SYS_exit_group:
+		if (vmm_cfg.print_stats)
+			vmm_print_stats();
+		ret = vmm_sys1(SYS_exit_group, ARG0(r));
+		break;
+	case SYS_execve:
+	case SYS_execveat:
+		ret = sys_execve(v, r, nr);
+		break;
 	case SYS_arch_prctl:
 		ret = sys_arch_prctl(v, r);
 		break;
@@ -322,6 +428,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), ARG4(r),
 			       ARG5(r));
 		break;
+	}
+	if (vmm_cfg.trace_fd >= 0) {
+		uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
+		vmm_trace_syscall(v, nr, a, ret);
 	}
 	r->rax = (uint64_t)ret;
 	resume_user(v, ret_rip, ret_flags);

@@ -223,14 +223,15 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
 		goto fail_priv;
 	v->block = vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
 	{
-		static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL};
+		static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL,
+						      DUNE_PORT_NOP};
 		uint64_t tss = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
 		gl_build_gdt((uint64_t *)(v->block + VCPU_GDT_OFF), tss,
 			     TSS_LIMIT);
 		gl_build_tss(v->block + VCPU_TSS_OFF,
 			     (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF +
 						   VCPU_IST_SIZE),
-			     ring3_ports, 1);
+			     ring3_ports, (int)sizeof(ring3_ports));
 	}
 	r = setup_msrs(v);
 	if (r)
@@ -481,6 +482,8 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 				handle_trap(v);
 			else if (run->io.port == DUNE_PORT_HCALL)
 				handle_hcall(v);
+			else if (run->io.port == DUNE_PORT_NOP)
+				; /* nothing: KVM resumes after the out */
 			else
 				vmm_die("guest wrote to an unknown I/O port", v);
 			break;

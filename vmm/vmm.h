@@ -68,6 +68,17 @@ struct vmm {
 
 extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
 
+/* Process-wide settings; they outlive a VM (a forked child's new VM
+ * inherits them). */
+struct vmm_config {
+	int trace_fd;    /* -1: no syscall trace */
+	int print_stats; /* print stats at exit_group */
+	char *exec_env;  /* "A=1\0B=2\0\0": added to execve'd envs */
+	size_t exec_env_len;
+	int n_exec_env;
+};
+extern struct vmm_config vmm_cfg;
+
 /* Saved by vmm_enter_asm: the registers dune_enter() returns with. */
 struct vmm_entry_regs {
 	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
@@ -155,6 +166,11 @@ extern const char gl_flush_ret[], gl_sysret[];
 
 /* ---- syscall.c: forwarded syscalls ---------------------------------- */
 void vmm_handle_syscall(struct vmm_vcpu *v);
+
+/* ---- trace.c: --trace and --stats ---------------------------------- */
+void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],
+		       long ret);
+void vmm_print_stats(void);
 
 /* ---- signal.c: signals into the guest ------------------------------- */
 int vmm_signal_init(struct vmm *vm);

@@ -27,10 +27,14 @@
  *            may edit both; the stub then pops vec/err and irets.
  *  HCALL     guestlib request from ring 0: rax = DUNE_HC_*, args rdi, rsi,
  *            rdx; result in rax (0 or -errno). Refused from CPL 3.
+ *  NOP       does nothing and resumes after the `out`: the cheapest exit,
+ *            the baseline the benchmarks compare forwarded syscalls with.
+ *            Allowed from ring 3.
  */
 #define DUNE_PORT_SYSCALL 0xd0
 #define DUNE_PORT_TRAP 0xd1
 #define DUNE_PORT_HCALL 0xd2
+#define DUNE_PORT_NOP 0xd3
 
 /* Hypercall numbers for DUNE_PORT_HCALL. */
 #define DUNE_HC_NOP 0   /* returns 0: used to measure a bare exit */

@@ -27,6 +27,7 @@ enum dune_mode {
 
 /* dune_init() flags. */
 #define DUNE_INIT_QUIET 0x1 /* do not print the reason of a failure to stderr */
+#define DUNE_INIT_STATS 0x2 /* print struct dune_stats to stderr at exit */
 
 /* Prepare the process: open /dev/kvm, check its capabilities, create the VM,
  * build the guest descriptor tables and page tables mirroring the process's
@@ -74,6 +75,22 @@ struct dune_stats {
 	uint64_t monitor_ns;     /* time spent in the vmm outside KVM_RUN */
 };
 void dune_get_stats(struct dune_stats *out);
+
+/* One bare exit to the vmm and back, doing nothing: the unit of exit
+ * cost for benchmarks. Only valid inside (outside it raises SIGSEGV). */
+static inline void dune_exit_nop(void)
+{
+	__asm__ volatile("outb %%al, $0xd3" ::: "memory");
+}
+
+/* Log every forwarded syscall (name, arguments, result) to fd, like
+ * strace; -1 turns it off. Names come from libseccomp. 0 or -errno. */
+int dune_set_trace_fd(int fd);
+
+/* Environment entries ("NAME=value") added to the environment of every
+ * program this process execve()s, so that it runs under dune too (used by
+ * `dune run`). The array and strings are copied. NULL clears. */
+int dune_set_exec_env(const char *const *entries);
 
 /* Host virtualization facts, for `dune info`. */
 struct dune_host_info {

@@ -1,0 +1,134 @@
+/* vmm/trace.c: the strace-like log of forwarded syscalls (dune run
+ * --trace) and the statistics printed at exit (--stats). Names come from
+ * libseccomp's tables, copied once at set-up: the exit path may not call
+ * malloc (see sys.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys.h"
+#include "vmm.h"
+
+#define MAX_NR 512
+static char names[MAX_NR][24];
+static int names_ready;
+
+static void load_names(void)
+{
+	if (names_ready)
+		return;
+	for (int nr = 0; nr < MAX_NR; nr++) {
+		char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+		if (n) {
+			strncpy(names[nr], n, sizeof(names[nr]) - 1);
+			free(n);
+		}
+	}
+	names_ready = 1;
+}
+
+int dune_set_trace_fd(int fd)
+{
+	if (fd >= 0)
+		load_names();
+	vmm_cfg.trace_fd = fd;
+	return 0;
+}
+
+struct buf {
+	char s[512];
+	size_t n;
+};
+
+static void put(struct buf *b, const char *s)
+{
+	while (*s && b->n < sizeof(b->s) - 1)
+		b->s[b->n++] = *s++;
+}
+
+void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],
+		       long ret)
+{
+	struct buf b = {.n = 0};
+	char t[24];
+	put(&b, "[");
+	put(&b, vmm_fmt_dec(t, v->tid));
+	put(&b, "] ");
+	if (nr >= 0 && nr < MAX_NR && names[nr][0]) {
+		put(&b, names[nr]);
+	} else {
+		put(&b, "syscall_");
+		put(&b, vmm_fmt_dec(t, nr));
+	}
+	put(&b, "(");
+	for (int i = 0; i < 6; i++) {
+		if (i)
+			put(&b, ", ");
+		put(&b, vmm_fmt_hex(t, args[i]));
+	}
+	put(&b, ") = ");
+	if (ret < 0 && ret > -4096) {
+		const char *e = strerrorname_np((int)-ret);
+		put(&b, "-1 ");
+		put(&b, e ? e : vmm_fmt_dec(t, ret));
+	} else {
+		put(&b, ret > 0xffff ? vmm_fmt_hex(t, (uint64_t)ret)
+				     : vmm_fmt_dec(t, ret));
+	}
+	put(&b, "\n");
+	vmm_write(vmm_cfg.trace_fd, b.s, b.n);
+}
+
+void vmm_print_stats(void)
+{
+	struct dune_stats st;
+	struct buf b = {.n = 0};
+	char t[24];
+	dune_get_stats(&st);
+	put(&b, "dune: stats: exits=");
+	put(&b, vmm_fmt_dec(t, (long)st.exits));
+	put(&b, " syscalls=");
+	put(&b, vmm_fmt_dec(t, (long)st.syscalls));
+	put(&b, " faults=");
+	put(&b, vmm_fmt_dec(t, (long)st.faults));
+	put(&b, " signals=");
+	put(&b, vmm_fmt_dec(t, (long)st.signals));
+	put(&b, " pt_syncs=");
+	put(&b, vmm_fmt_dec(t, (long)st.pt_syncs));
+	put(&b, " memslots=");
+	put(&b, vmm_fmt_dec(t, (long)st.memslots));
+	put(&b, " monitor_us=");
+	put(&b, vmm_fmt_dec(t, (long)(st.monitor_ns / 1000)));
+	put(&b, "\n");
+	vmm_write(vmm_cfg.trace_fd >= 0 ? vmm_cfg.trace_fd : 2, b.s, b.n);
+}
+
+int dune_set_exec_env(const char *const *entries)
+{
+	size_t len = 1;
+	int n = 0;
+	char *buf = NULL;
+	if (entries) {
+		for (n = 0; entries[n]; n++) {
+			if (!strchr(entries[n], '='))
+				return -EINVAL;
+			len += strlen(entries[n]) + 1;
+		}
+		buf = vmm_zalloc(len);
+		if (!buf)
+			return -ENOMEM;
+		char *p = buf;
+		for (int i = 0; i < n; i++) {
+			size_t l = strlen(entries[i]) + 1;
+			memcpy(p, entries[i], l);
+			p += l;
+		}
+	}
+	vmm_free(vmm_cfg.exec_env, vmm_cfg.exec_env_len);
+	vmm_cfg.exec_env = buf;
+	vmm_cfg.exec_env_len = buf ? len : 0;
+	vmm_cfg.n_exec_env = n;
+	return 0;
+}
