@@ -68,6 +68,7 @@ static int setup_sregs(struct vmm_vcpu *v, uint64_t fs_base, uint64_t gs_base)
 {
 	struct vmm *vm = v->vm;
 	struct kvm_sregs sr;
+	memset(&sr, 0, sizeof(sr));
 	long r = __vmm_ioctl(v->fd, KVM_GET_SREGS, &sr);
 	if (r)
 		return (int)r;
