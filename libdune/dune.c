@@ -75,7 +75,7 @@ int dune_enter(void)
 
 	if (!vmm_g)
 		return -EPERM;
-	if (vmm_cur)
+	if (dune_is_inside())
 		return -EBUSY;
 	v = vmm_vcpu_create(vmm_g, &r);
 	if (!v)
@@ -84,8 +84,10 @@ int dune_enter(void)
 	vmm_sys2(SYS_arch_prctl, ARCH_GET_GS, &gs);
 	r = vmm_vcpu_load_sregs(v, fs, gs);
 	if (r) {
-		vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
-		vmm_vcpu_destroy(v);
+		uint8_t *stack = v->mon_stack;
+		size_t size = v->mon_stack_size;
+		vmm_vcpu_release(v, 1);
+		vmm_sys2(SYS_munmap, stack, size);
 		return r;
 	}
 	/* The thread's sigaltstack becomes the guest's; host handlers run on
@@ -120,7 +122,11 @@ int dune_destroy(void)
 
 int dune_is_inside(void)
 {
-	return vmm_cur != NULL;
+	/* Linux runs 64-bit user code with CS = 0x33; the guest uses its own
+	 * GDT (dune/abi.h). No TLS: the guest owns %fs. */
+	uint16_t cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return cs != 0x33;
 }
 
 enum dune_mode dune_get_mode(void)

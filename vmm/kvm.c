@@ -304,6 +304,7 @@ void vmm_destroy(struct vmm *vm)
 {
 	if (!vm)
 		return;
+	vmm_vcpu_free_all(vm);
 	if (vm->arena)
 		vmm_mem_fini(vm);
 	if (vm->vm_fd >= 0)

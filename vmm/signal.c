@@ -107,7 +107,7 @@ static _Noreturn void die_by(int sig)
 
 static void host_handler(int sig, siginfo_t *si, void *uc)
 {
-	struct vmm_vcpu *v = vmm_cur;
+	struct vmm_vcpu *v = vmm_current();
 	if ((sig == SIGSEGV || sig == SIGBUS) && vmm_probe_fixup(uc, sig))
 		return;
 	if (!v) {

@@ -123,7 +123,7 @@ static long sys_clone_thread(struct vmm_vcpu *v, struct kvm_regs *r)
 		return -EINVAL; /* a thread needs its own stack */
 	struct vmm_vcpu *c = vmm_vcpu_create(v->vm, &err);
 	if (!c)
-		return err == -EAGAIN ? -EAGAIN : err;
+		return -EAGAIN; /* as clone(2) when out of threads */
 	struct thread_start *ts = (void *)c->xsave;
 	_Static_assert(sizeof(struct thread_start) <= sizeof(struct kvm_xsave),
 		       "thread_start fits the xsave scratch");
@@ -138,8 +138,10 @@ static long sys_clone_thread(struct vmm_vcpu *v, struct kvm_regs *r)
 	long ret = vmm_clone_asm(flags, c->mon_stack + c->mon_stack_size,
 				 (int *)ARG2(r), (int *)ARG3(r),
 				 (unsigned long)ARG4(r), thread_start, c);
-	if (ret < 0)
-		vmm_vcpu_destroy(c);
+	if (ret < 0) {
+		vmm_sys2(SYS_munmap, c->mon_stack, c->mon_stack_size);
+		vmm_vcpu_release(c, 1);
+	}
 	return ret;
 }
 
@@ -158,13 +160,15 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	int err;
 
 	vmm_maps_reset();
-	/* Drop the parent's VM from this process: fds and host memory. */
-	vmm_sys2(SYS_munmap, pv->run, old->run_size);
-	vmm_close(pv->fd);
-	vmm_free(pv->xsave, (size_t)old->xsave_size);
+	/* Drop the parent's VM from this process: fds and host memory. Other
+	 * threads' monitor stacks were copied too: unmap them. */
 	struct kvm_regs r = *regs;
-	vmm_free(pv, sizeof(*pv));
-	vmm_cur = NULL;
+	for (int i = 0; i < atomic_load(&old->next_vcpu) &&
+			(uint64_t)i < VMM_MAX_VCPUS; i++) {
+		struct vmm_vcpu *o = old->vcpus[i];
+		if (o && o->mon_stack && o->mon_stack != stack)
+			vmm_sys2(SYS_munmap, o->mon_stack, o->mon_stack_size);
+	}
 	vmm_destroy(old);
 	if (vmm_create(mode, detail, sizeof(detail))) {
 		vmm_msg("dune: forked child cannot create its VM: ", detail,
@@ -228,7 +232,7 @@ static _Noreturn void thread_exit(struct vmm_vcpu *v, long status)
 {
 	uint8_t *stack = v->mon_stack;
 	size_t size = v->mon_stack_size;
-	vmm_vcpu_destroy(v);
+	vmm_vcpu_release(v, 1);
 	vmm_exit_thread_asm(stack, size, status);
 }
 

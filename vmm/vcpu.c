@@ -8,7 +8,6 @@
 #include "sys.h"
 #include "vmm.h"
 
-__thread struct vmm_vcpu *vmm_cur;
 
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
@@ -179,20 +178,93 @@ static int setup_fpu(struct vmm_vcpu *v)
 	return 0;
 }
 
-struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
+/* The KVM side of a vCPU: fd, run page, CPUID, GDT/TSS block, MSRs, FPU.
+ * KVM cannot destroy a vCPU before its VM, so these are pooled and reused
+ * by later threads (vmm_vcpu_release). */
+static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 {
-	struct vmm_vcpu *v = vmm_zalloc(sizeof(*v));
-	int r = -ENOMEM;
-	if (!v)
-		goto fail;
+	static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL, DUNE_PORT_NOP};
+	int r;
+	v->fd = (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU,
+				 (void *)(long)v->id);
+	if (v->fd < 0)
+		return v->fd;
+	v->run = vmm_mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, v->fd, 0);
+	if (vmm_mmap_failed(v->run)) {
+		r = (int)(long)v->run;
+		v->run = NULL;
+		return r;
+	}
+	r = (int)__vmm_ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid);
+	if (r)
+		return r;
+	v->block = vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
+	uint64_t tss = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
+	gl_build_gdt((uint64_t *)(v->block + VCPU_GDT_OFF), tss, TSS_LIMIT);
+	gl_build_tss(v->block + VCPU_TSS_OFF,
+		     (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF + VCPU_IST_SIZE),
+		     ring3_ports, (int)sizeof(ring3_ports));
+	r = setup_msrs(v);
+	if (r)
+		return r;
+	setup_tsc(v);
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	return 0;
+}
+
+static void vcpu_free(struct vmm *vm, struct vmm_vcpu *v)
+{
+	if (v->run)
+		vmm_sys2(SYS_munmap, v->run, vm->run_size);
+	if (v->fd >= 0)
+		vmm_close(v->fd);
+	vmm_free(v->xsave, (size_t)vm->xsave_size);
+	vmm_free(v, sizeof(*v));
+}
+
+static struct vmm_vcpu *vcpu_get(struct vmm *vm, int *err)
+{
+	struct vmm_vcpu *v;
+	vmm_spin_lock(&vm->vcpu_lock);
+	v = vm->vcpu_pool;
+	if (v)
+		vm->vcpu_pool = v->pool_next;
+	vmm_spin_unlock(&vm->vcpu_lock);
+	if (v)
+		return v;
+	v = vmm_zalloc(sizeof(*v));
+	if (!v) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	v->vm = vm;
 	v->fd = -1;
 	v->id = atomic_fetch_add(&vm->next_vcpu, 1);
-	if ((uint64_t)v->id >= VMM_MAX_VCPUS) {
-		r = -EAGAIN;
-		goto fail;
-	}
 	v->xsave = vmm_zalloc((size_t)vm->xsave_size);
+	*err = -ENOMEM;
+	if (v->xsave && (uint64_t)v->id < VMM_MAX_VCPUS) {
+		*err = vcpu_kvm_init(vm, v);
+		if (!*err) {
+			vm->vcpus[v->id] = v;
+			return v;
+		}
+	} else if (v->xsave) {
+		*err = -EAGAIN; /* more live threads than vCPU blocks */
+	}
+	vcpu_free(vm, v);
+	return NULL;
+}
+
+struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
+{
+	struct vmm_vcpu *v = vcpu_get(vm, err);
+	if (!v)
+		return NULL;
+	int r = setup_fpu(v);
+	if (r)
+		goto fail;
+	r = -ENOMEM;
 	v->mon_stack_size = MON_STACK_SIZE;
 	v->mon_stack = vmm_mmap(NULL, v->mon_stack_size, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -200,84 +272,70 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
 		v->mon_stack = NULL;
 		goto fail;
 	}
-	if (!v->xsave)
-		goto fail;
 	r = vmm_mem_add_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
 				(uint64_t)(uintptr_t)v->mon_stack +
 					v->mon_stack_size);
-	if (r)
-		goto fail_stack;
-	v->fd = (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id);
-	if (v->fd < 0) {
-		r = v->fd;
-		goto fail_priv;
+	if (r) {
+		vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
+		v->mon_stack = NULL;
+		goto fail;
 	}
-	v->run = vmm_mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, v->fd, 0);
-	if (vmm_mmap_failed(v->run)) {
-		r = (int)(long)v->run;
-		v->run = NULL;
-		goto fail_priv;
-	}
-	r = (int)__vmm_ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid);
-	if (r)
-		goto fail_priv;
-	v->block = vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
-	{
-		static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL,
-						      DUNE_PORT_NOP};
-		uint64_t tss = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
-		gl_build_gdt((uint64_t *)(v->block + VCPU_GDT_OFF), tss,
-			     TSS_LIMIT);
-		gl_build_tss(v->block + VCPU_TSS_OFF,
-			     (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF +
-						   VCPU_IST_SIZE),
-			     ring3_ports, (int)sizeof(ring3_ports));
-	}
-	r = setup_msrs(v);
-	if (r)
-		goto fail_priv;
-	r = setup_fpu(v);
-	if (r)
-		goto fail_priv;
-	setup_tsc(v);
-	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	atomic_fetch_add(&vm->nvcpus, 1);
 	return v;
-fail_priv:
-	vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
-			    (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size);
-fail_stack:
-	vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
-	v->mon_stack = NULL;
 fail:
-	if (v) {
-		if (v->run)
-			vmm_sys2(SYS_munmap, v->run, vm->run_size);
-		if (v->fd >= 0)
-			vmm_close(v->fd);
-		vmm_free(v->xsave, (size_t)vm->xsave_size);
-		vmm_free(v, sizeof(*v));
-	}
+	vmm_vcpu_release(v, 0);
 	*err = r;
 	return NULL;
 }
 
-/* Frees everything but the monitor stack, which the caller may be on. */
-void vmm_vcpu_destroy(struct vmm_vcpu *v)
+void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 {
 	struct vmm *vm = v->vm;
-	if (v->run)
-		vmm_sys2(SYS_munmap, v->run, vm->run_size);
-	if (v->fd >= 0)
-		vmm_close(v->fd);
-	vmm_free(v->xsave, (size_t)vm->xsave_size);
-	vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
-			    (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size);
-	atomic_fetch_sub(&vm->nvcpus, 1);
-	if (vmm_cur == v)
-		vmm_cur = NULL;
-	vmm_free(v, sizeof(*v));
+	if (v->mon_stack)
+		vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
+				    (uint64_t)(uintptr_t)v->mon_stack +
+					    v->mon_stack_size);
+	/* Forget the stack first: vmm_current() must not find it once it is
+	 * someone else's to unmap. */
+	v->mon_stack = NULL;
+	v->mon_stack_size = 0;
+	atomic_store(&v->pending, 0);
+	memset(&v->altstack, 0, sizeof(v->altstack));
+	v->fault_addr = 0;
+	v->fault_repeat = 0;
+	if (counted)
+		atomic_fetch_sub(&vm->nvcpus, 1);
+	vmm_spin_lock(&vm->vcpu_lock);
+	v->pool_next = vm->vcpu_pool;
+	vm->vcpu_pool = v;
+	vmm_spin_unlock(&vm->vcpu_lock);
+}
+
+void vmm_vcpu_free_all(struct vmm *vm)
+{
+	for (int i = 0; i < atomic_load(&vm->next_vcpu) &&
+			(uint64_t)i < VMM_MAX_VCPUS; i++) {
+		if (vm->vcpus[i])
+			vcpu_free(vm, vm->vcpus[i]);
+		vm->vcpus[i] = NULL;
+	}
+	vm->vcpu_pool = NULL;
+}
+
+struct vmm_vcpu *vmm_current(void)
+{
+	struct vmm *vm = vmm_g;
+	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+	if (!vm)
+		return NULL;
+	int n = atomic_load(&vm->next_vcpu);
+	for (int i = 0; i < n && (uint64_t)i < VMM_MAX_VCPUS; i++) {
+		struct vmm_vcpu *v = vm->vcpus[i];
+		if (v && v->mon_stack && sp >= (uint64_t)(uintptr_t)v->mon_stack &&
+		    sp < (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size)
+			return v;
+	}
+	return NULL;
 }
 
 int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
@@ -453,7 +511,6 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct vmm *vm = v->vm;
-	vmm_cur = v;
 	v->tid = vmm_gettid();
 	for (;;) {
 		vmm_signal_deliver_pending(v);

@@ -58,8 +58,11 @@ struct vmm {
 	struct { uint64_t start, end; } priv[VMM_MAX_PRIV];
 	int npriv;
 
-	atomic_int nvcpus;   /* vCPUs alive */
+	atomic_int nvcpus;   /* vCPUs in use by a thread */
 	atomic_int next_vcpu;
+	atomic_flag vcpu_lock;
+	struct vmm_vcpu *vcpu_pool;           /* released, reusable vCPUs */
+	struct vmm_vcpu *vcpus[VMM_MAX_VCPUS]; /* every vCPU, by id */
 
 	/* counters (struct dune_stats) */
 	atomic_uint_least64_t st_exits, st_syscalls, st_faults, st_signals,
@@ -102,6 +105,7 @@ struct vmm_vcpu {
 	stack_t altstack;                 /* the guest's sigaltstack */
 	uint8_t *xsave;                   /* scratch, xsave_size bytes */
 	struct vmm_entry_regs entry;      /* dune_enter()'s return state */
+	struct vmm_vcpu *pool_next;
 };
 
 /* Linux 6.8 uapi, newer than some distributions' headers. */
@@ -144,8 +148,17 @@ int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len);
 int vmm_copy_to_guest(struct vmm *vm, gva_t dst, const void *src, size_t len);
 
 /* ---- vcpu.c: vCPUs and the exit loop -------------------------------- */
+/* A vCPU with a fresh monitor stack for a thread (reused from the pool
+ * when one was released). 0 or -errno in *err. */
 struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err);
-void vmm_vcpu_destroy(struct vmm_vcpu *v);
+/* Give the vCPU back to the pool. The monitor stack is the caller's to
+ * unmap (it may be running on it). counted: it was in use by a thread. */
+void vmm_vcpu_release(struct vmm_vcpu *v, int counted);
+/* Free every vCPU (the VM is going away). */
+void vmm_vcpu_free_all(struct vmm *vm);
+/* The vCPU whose monitor stack we are running on, or NULL: the monitor
+ * cannot use TLS, which belongs to the guest (it may switch %fs). */
+struct vmm_vcpu *vmm_current(void);
 /* Load the state the thread resumes with (entry, clone or fork child):
  * segments and system registers, then the GPRs. */
 int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
@@ -157,7 +170,6 @@ int vmm_vcpu_load(struct vmm_vcpu *v, const struct kvm_regs *regs,
 void vmm_vcpu_set_app_segments(struct vmm_vcpu *v);
 /* The exit loop, on the monitor stack. Never returns. */
 _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v);
-extern __thread struct vmm_vcpu *vmm_cur; /* this thread's vCPU */
 /* End the process the way a fatal guest error should (message first). */
 _Noreturn void vmm_die(const char *what, struct vmm_vcpu *v);
 
@@ -212,6 +224,16 @@ void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit);
 void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
 		  int nports);
 void gl_build_idt(void *idt, const uint64_t *vectors);
+
+static inline void vmm_spin_lock(atomic_flag *l)
+{
+	while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+static inline void vmm_spin_unlock(atomic_flag *l)
+{
+	atomic_flag_clear_explicit(l, memory_order_release);
+}
 
 static inline uint64_t vmm_now_ns(void)
 {
