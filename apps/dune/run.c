@@ -1,10 +1,11 @@
 /* apps/dune/run.c: `dune run`: run an unmodified program under dune.
  *
- * Mechanism: the program is exec'd with libdune_preload.so preloaded; its
- * constructor enters the guest before the program's own code runs, and
- * hides dune's variables from the program's environment. Programs the
- * program execs are kept under dune by the vmm (see libdune/preload.c).
- * docs/architecture.md explains why a preloaded shim and not an ELF loader. */
+ * Mechanism: a dynamically linked program is exec'd with libdune_preload.so
+ * preloaded; its constructor enters the guest before the program's own
+ * code runs, and hides dune's variables from the program's environment. A
+ * statically linked one is loaded into this process after it entered the
+ * guest (loader.c). Programs the program execs are kept under dune by the
+ * vmm. docs/architecture.md explains the choice. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runenv.h"
 
 /* Shell conventions (bash): 127 not found, 126 found but not runnable. */
 #define EXIT_NOTFOUND 127
@@ -73,8 +75,8 @@ static int resolve(const char *prog, char *out, size_t len)
 }
 
 /* Check what execve would be asked to run. Returns 0 or prints why not
- * and returns the exit status. */
-static int check_program(const char *shown, const char *path)
+ * and returns the exit status; *is_static tells how to start it. */
+static int check_program(const char *shown, const char *path, int *is_static)
 {
 	struct stat st;
 	if (stat(path, &st)) {
@@ -135,13 +137,7 @@ static int check_program(const char *shown, const char *path)
 			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
 				dynamic = 1;
 		}
-		if (!dynamic) {
-			fprintf(stderr, "dune: %s: statically linked programs are "
-					"not supported yet by dune run (it "
-					"enters through the dynamic loader); "
-					"see docs/limitations.md\n", shown);
-			rc = EXIT_NOEXEC;
-		}
+		*is_static = !dynamic;
 	}
 	if (e)
 		elf_end(e);
@@ -229,13 +225,18 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "dune: %s: Permission denied\n", prog);
 		return EXIT_NOEXEC;
 	}
-	r = check_program(prog, path);
+	int is_static = 0;
+	r = check_program(prog, path, &is_static);
 	if (r)
 		return r;
 	if (find_shim(shim, sizeof(shim))) {
 		fprintf(stderr, "dune: cannot find libdune_preload.so next to "
 				"the dune executable or in ../lib/dune/\n");
-		return 125;
+		return DUNE_EXIT_FAILURE;
+	}
+	if (is_static) {
+		struct dune_run_opts o = {mode, trace, stats, shim};
+		return run_static(path, argv + i, &o);
 	}
 	/* Our shim first; the user's own preloads after it. */
 	const char *user = getenv("LD_PRELOAD");
