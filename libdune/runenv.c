@@ -61,6 +61,15 @@ int dune_run_enter(const struct dune_run_opts *o)
 	int r = dune_init(mode_of(o->mode), o->stats ? DUNE_INIT_STATS : 0);
 	if (r)
 		return -1; /* dune_init printed why */
+	/* Exec'd static programs go through the dune command next to us. */
+	const char *slash = strrchr(o->shim, '/');
+	if (slash) {
+		char loader[4096];
+		snprintf(loader, sizeof(loader), "%.*s/dune",
+			 (int)(slash - o->shim), o->shim);
+		if (!access(loader, X_OK))
+			dune_set_exec_loader(loader);
+	}
 	if (tfd >= 0)
 		dune_set_trace_fd(tfd);
 	dune_set_exec_env(env);

@@ -60,6 +60,31 @@ _Static_assert(offsetof(struct rt_frame, info) == 8 + 304,
 #define SIGBIT(s) (1ull << ((s) - 1))
 
 static struct ksigaction gact[NSIG_K + 1];
+
+/* The actions a vCPU's thread sees: the process's, or a private copy for
+ * a vfork child (which shares memory, but not signal actions, with its
+ * parent). */
+static struct ksigaction *acts(const struct vmm_vcpu *v)
+{
+	return v && v->actions ? (struct ksigaction *)v->actions : gact;
+}
+
+#define ACTIONS_SIZE (sizeof(gact))
+
+int vmm_signal_private_actions(struct vmm_vcpu *v)
+{
+	v->actions = vmm_zalloc(ACTIONS_SIZE);
+	if (!v->actions)
+		return -ENOMEM;
+	memcpy(v->actions, gact, ACTIONS_SIZE);
+	return 0;
+}
+
+void vmm_signal_drop_actions(struct vmm_vcpu *v)
+{
+	vmm_free(v->actions, ACTIONS_SIZE);
+	v->actions = NULL;
+}
 static int signal_done;
 
 extern void vmm_sigrestorer(void);
@@ -194,7 +219,7 @@ long vmm_sys_rt_sigaction(struct vmm_vcpu *v, int sig, gva_t act, gva_t oact,
 		return -EINVAL;
 	if (act && (sig == SIGKILL || sig == SIGSTOP))
 		return -EINVAL;
-	old = gact[sig];
+	old = acts(v)[sig];
 	if (act) {
 		if (vmm_copy_from_guest(v->vm, &n, act, sizeof(n)))
 			return -EFAULT;
@@ -202,7 +227,7 @@ long vmm_sys_rt_sigaction(struct vmm_vcpu *v, int sig, gva_t act, gva_t oact,
 		long r = install_host(sig, &n);
 		if (r)
 			return r;
-		gact[sig] = n;
+		acts(v)[sig] = n;
 	}
 	if (oact && vmm_copy_to_guest(v->vm, oact, &old, sizeof(old)))
 		return -EFAULT;
@@ -306,7 +331,7 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 		       const siginfo_t *info)
 {
 	struct vmm *vm = v->vm;
-	struct ksigaction *a = &gact[sig];
+	struct ksigaction *a = &acts(v)[sig];
 	struct rt_frame f;
 	uint64_t sp = *c->rsp, mask;
 	int onstack = on_altstack(v, sp);
@@ -359,17 +384,17 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 		nmask |= SIGBIT(sig);
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &nmask, NULL, 8);
 	if (a->flags & SA_RESETHAND) {
-		gact[sig].handler = (uint64_t)SIG_DFL;
-		install_host(sig, &gact[sig]);
+		a->handler = (uint64_t)SIG_DFL;
+		install_host(sig, a);
 	}
 	atomic_fetch_add(&vm->st_signals, 1);
 	return 0;
 }
 
-static int has_handler(int sig)
+static int has_handler(const struct vmm_vcpu *v, int sig)
 {
-	return gact[sig].handler != (uint64_t)SIG_DFL &&
-	       gact[sig].handler != (uint64_t)SIG_IGN;
+	return acts(v)[sig].handler != (uint64_t)SIG_DFL &&
+	       acts(v)[sig].handler != (uint64_t)SIG_IGN;
 }
 
 void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
@@ -379,7 +404,7 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 	struct gctx c;
 	siginfo_t si;
 	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
-	if (!has_handler(sig) || (mask & SIGBIT(sig)))
+	if (!has_handler(v, sig) || (mask & SIGBIT(sig)))
 		die_by(sig); /* as force_sig(): blocked or default kills */
 	memset(&si, 0, sizeof(si));
 	si.si_signo = sig;
@@ -415,15 +440,15 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 		if (!(p & SIGBIT(sig)))
 			continue;
 		atomic_fetch_and(&v->pending, ~SIGBIT(sig));
-		if (gact[sig].handler == (uint64_t)SIG_IGN)
+		if (acts(v)[sig].handler == (uint64_t)SIG_IGN)
 			continue;
-		if (gact[sig].handler == (uint64_t)SIG_DFL) {
+		if (acts(v)[sig].handler == (uint64_t)SIG_DFL) {
 			/* The action changed after the signal arrived: let the
 			 * kernel apply the default (terminate, stop, ...). */
 			set_host_default(sig);
 			vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), vmm_gettid(),
 				 sig);
-			install_host(sig, &gact[sig]);
+			install_host(sig, &acts(v)[sig]);
 			continue;
 		}
 		struct gctx c;
@@ -453,9 +478,9 @@ void vmm_signal_syscall_interrupted(struct vmm_vcpu *v, long nr)
 {
 	uint64_t p = atomic_load(&v->pending);
 	for (int sig = 1; sig <= NSIG_K; sig++) {
-		if (!(p & SIGBIT(sig)) || !has_handler(sig))
+		if (!(p & SIGBIT(sig)) || !has_handler(v, sig))
 			continue;
-		if ((gact[sig].flags & SA_RESTART) && !never_restarts(nr)) {
+		if ((acts(v)[sig].flags & SA_RESTART) && !never_restarts(nr)) {
 			/* Re-execute the syscall after the handler. */
 			struct kvm_regs *r = &v->run->s.regs.regs;
 			r->rax = (uint64_t)nr;

@@ -113,14 +113,15 @@ static void thread_start(void *arg)
 	vmm_vcpu_run(v);
 }
 
-#define CLONE_THREAD_FLAGS (CLONE_VM)
-
-static long sys_clone_thread(struct vmm_vcpu *v, struct kvm_regs *r)
+/* clone with CLONE_VM: a thread, or a vfork child (posix_spawn, vfork).
+ * Both share this mm, so KVM lets them run a vCPU of this VM: each gets
+ * one, on a fresh monitor stack. The vfork parent sleeps until the child
+ * has exec'd or exited, then takes the child's vCPU back. */
+static long sys_clone_vm(struct vmm_vcpu *v, struct kvm_regs *r,
+			 unsigned long flags, uint64_t child_sp, int *ptid,
+			 int *ctid, unsigned long tls)
 {
-	unsigned long flags = (unsigned long)ARG0(r);
 	int err;
-	if (!ARG1(r))
-		return -EINVAL; /* a thread needs its own stack */
 	struct vmm_vcpu *c = vmm_vcpu_create(v->vm, &err);
 	if (!c)
 		return -EAGAIN; /* as clone(2) when out of threads */
@@ -129,16 +130,21 @@ static long sys_clone_thread(struct vmm_vcpu *v, struct kvm_regs *r)
 		       "thread_start fits the xsave scratch");
 	ts->regs = *r;
 	ts->regs.rax = 0;
-	ts->regs.rsp = (uint64_t)ARG1(r);
+	ts->regs.rsp = child_sp ? child_sp : r->rsp;
 	ts->regs.rip = r->rcx;
 	ts->regs.rflags = vmm_sanitize_rflags(r->r11);
-	ts->fs_base = (flags & CLONE_SETTLS) ? (uint64_t)ARG4(r)
+	ts->fs_base = (flags & CLONE_SETTLS) ? tls
 					     : v->run->s.regs.sregs.fs.base;
 	ts->gs_base = v->run->s.regs.sregs.gs.base;
-	long ret = vmm_clone_asm(flags, c->mon_stack + c->mon_stack_size,
-				 (int *)ARG2(r), (int *)ARG3(r),
-				 (unsigned long)ARG4(r), thread_start, c);
-	if (ret < 0) {
+	c->vfork_child = !!(flags & CLONE_VFORK);
+	if (c->vfork_child && vmm_signal_private_actions(c)) {
+		vmm_sys2(SYS_munmap, c->mon_stack, c->mon_stack_size);
+		vmm_vcpu_release(c, 1);
+		return -ENOMEM;
+	}
+	long ret = vmm_clone_asm(flags, c->mon_stack + c->mon_stack_size, ptid,
+				 ctid, tls, thread_start, c);
+	if (ret < 0 || c->vfork_child) {
 		vmm_sys2(SYS_munmap, c->mon_stack, c->mon_stack_size);
 		vmm_vcpu_release(c, 1);
 	}
@@ -199,15 +205,10 @@ static long sys_fork(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 	int *ptid = NULL, *ctid = NULL;
 	unsigned long tls = 0;
 	if (nr == SYS_clone) {
-		/* CLONE_VM without a thread (vfork, posix_spawn) becomes a
-		 * fork that keeps vfork's ordering: the child cannot share a
-		 * vCPU-less address space with a running parent. */
-		flags = (unsigned long)ARG0(r) & ~(unsigned long)CLONE_VM;
+		flags = (unsigned long)ARG0(r);
 		ptid = (int *)ARG2(r);
 		ctid = (int *)ARG3(r);
 		tls = (unsigned long)ARG4(r);
-	} else if (nr == SYS_vfork) {
-		flags = CLONE_VFORK | SIGCHLD;
 	}
 	struct kvm_regs child = *r;
 	child.rax = 0;
@@ -230,6 +231,9 @@ static long sys_fork(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 
 static _Noreturn void thread_exit(struct vmm_vcpu *v, long status)
 {
+	if (v->vfork_child) /* the parent takes the vCPU back */
+		for (;;)
+			vmm_sys1(SYS_exit, status);
 	uint8_t *stack = v->mon_stack;
 	size_t size = v->mon_stack_size;
 	vmm_vcpu_release(v, 1);
@@ -251,99 +255,6 @@ static long sys_arch_prctl(struct vmm_vcpu *v, struct kvm_regs *r)
 		v->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
 	}
 	return 0;
-}
-
-/* ---- execve: keep exec'd programs under dune ------------------------- */
-static int env_name_eq(const char *entry, const char *name_eq)
-{
-	size_t n = strlen(name_eq); /* "NAME=" */
-	return !strncmp(entry, name_eq, n);
-}
-
-#define EXEC_MAX_ENV 65536
-#define EXEC_STR 4096
-
-/* Read a guest string into dst (at most cap bytes incl. NUL). */
-static int read_str(struct vmm *vm, char *dst, gva_t src, size_t cap)
-{
-	for (size_t i = 0; i < cap; i++) {
-		if (vmm_copy_from_guest(vm, &dst[i], src + i, 1))
-			return -EFAULT;
-		if (!dst[i])
-			return 0;
-	}
-	return -E2BIG;
-}
-
-static long sys_execve(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
-{
-	struct vmm *vm = v->vm;
-	gva_t genv = (gva_t)(nr == SYS_execve ? ARG2(r) : ARG3(r));
-	if (!vmm_cfg.exec_env)
-		return vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), ARG4(r),
-				0);
-	/* New envp: the guest's entries minus ours, then ours. LD_PRELOAD is
-	 * merged: our shim first, the program's own after it. */
-	size_t n = 0;
-	uint64_t p = 0;
-	while (genv && n < EXEC_MAX_ENV) {
-		if (vmm_copy_from_guest(vm, &p, genv + n * 8, 8))
-			return -EFAULT;
-		if (!p)
-			break;
-		n++;
-	}
-	size_t cap = (n + (size_t)vmm_cfg.n_exec_env + 2) * sizeof(char *) +
-		     2 * EXEC_STR;
-	char **envp = vmm_zalloc(cap);
-	if (!envp)
-		return -ENOMEM;
-	char *user_preload = (char *)(envp + n + vmm_cfg.n_exec_env + 2);
-	char *merged = user_preload + EXEC_STR;
-	char head[32];
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		vmm_copy_from_guest(vm, &p, genv + i * 8, 8);
-		memset(head, 0, sizeof(head));
-		for (size_t j = 0; j < sizeof(head) - 1; j++)
-			if (vmm_copy_from_guest(vm, &head[j], p + j, 1) ||
-			    !head[j])
-				break;
-		if (env_name_eq(head, "LD_PRELOAD=")) {
-			if (read_str(vm, user_preload, p, EXEC_STR))
-				user_preload[0] = 0;
-			continue;
-		}
-		int ours = 0;
-		for (const char *e = vmm_cfg.exec_env; *e; e += strlen(e) + 1) {
-			const char *eq = strchr(e, '=');
-			if (eq && !strncmp(head, e, (size_t)(eq - e + 1)) &&
-			    (size_t)(eq - e + 1) < sizeof(head))
-				ours = 1;
-		}
-		if (!ours)
-			envp[k++] = (char *)(uintptr_t)p;
-	}
-	for (const char *e = vmm_cfg.exec_env; *e; e += strlen(e) + 1) {
-		if (env_name_eq(e, "LD_PRELOAD=") && user_preload[11]) {
-			/* "LD_PRELOAD=shim" + ":" + the user's list */
-			size_t a = strlen(e), b = strlen(user_preload + 11);
-			if (a + 1 + b + 1 <= EXEC_STR) {
-				memcpy(merged, e, a);
-				merged[a] = ':';
-				memcpy(merged + a + 1, user_preload + 11, b + 1);
-				envp[k++] = merged;
-				continue;
-			}
-		}
-		envp[k++] = (char *)(uintptr_t)e;
-	}
-	envp[k] = NULL;
-	long ret = vmm_sys6(nr, ARG0(r), ARG1(r),
-			    nr == SYS_execve ? (long)envp : ARG2(r),
-			    nr == SYS_execve ? ARG3(r) : (long)envp, ARG4(r), 0);
-	vmm_free(envp, cap);
-	return ret;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -398,8 +309,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = sys_shm(v, r, nr);
 		break;
 	case SYS_clone:
-		if (ARG0(r) & CLONE_VM && !(ARG0(r) & CLONE_VFORK))
-			ret = sys_clone_thread(v, r);
+		if (ARG0(r) & CLONE_VM)
+			ret = sys_clone_vm(v, r, (unsigned long)ARG0(r),
+					   (uint64_t)ARG1(r), (int *)ARG2(r),
+					   (int *)ARG3(r), (unsigned long)ARG4(r));
 		else
 			ret = sys_fork(v, r, nr);
 		break;
@@ -407,8 +320,11 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = -ENOSYS; /* libc falls back to clone(2) */
 		break;
 	case SYS_fork:
-	case SYS_vfork:
 		ret = sys_fork(v, r, nr);
+		break;
+	case SYS_vfork:
+		ret = sys_clone_vm(v, r, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, NULL,
+				   NULL, 0);
 		break;
 	case SYS_exit:
 		if (vmm_cfg.trace_fd >= 0) {
@@ -423,7 +339,8 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case SYS_execve:
 	case SYS_execveat:
-		ret = sys_execve(v, r, nr);
+		ret = vmm_sys_execve(v, nr, (const uint64_t[]){r->rdi, r->rsi,
+				     r->rdx, r->r10, r->r8, r->r9});
 		break;
 	case SYS_arch_prctl:
 		ret = sys_arch_prctl(v, r);

@@ -132,3 +132,13 @@ int dune_set_exec_env(const char *const *entries)
 	vmm_cfg.n_exec_env = n;
 	return 0;
 }
+
+int dune_set_exec_loader(const char *path)
+{
+	if (path && strlen(path) >= sizeof(vmm_cfg.loader))
+		return -ENAMETOOLONG;
+	vmm_cfg.loader[0] = 0;
+	if (path)
+		strcpy(vmm_cfg.loader, path);
+	return 0;
+}

@@ -303,6 +303,8 @@ void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 	memset(&v->altstack, 0, sizeof(v->altstack));
 	v->fault_addr = 0;
 	v->fault_repeat = 0;
+	v->vfork_child = 0;
+	vmm_signal_drop_actions(v);
 	if (counted)
 		atomic_fetch_sub(&vm->nvcpus, 1);
 	vmm_spin_lock(&vm->vcpu_lock);

@@ -79,6 +79,7 @@ struct vmm_config {
 	char *exec_env;  /* "A=1\0B=2\0\0": added to execve'd envs */
 	size_t exec_env_len;
 	int n_exec_env;
+	char loader[4096]; /* the dune command, for exec'd static programs */
 };
 extern struct vmm_config vmm_cfg;
 
@@ -106,6 +107,8 @@ struct vmm_vcpu {
 	uint8_t *xsave;                   /* scratch, xsave_size bytes */
 	struct vmm_entry_regs entry;      /* dune_enter()'s return state */
 	struct vmm_vcpu *pool_next;
+	void *actions;      /* private signal actions (vfork child) or NULL */
+	int vfork_child;    /* runs a CLONE_VM|CLONE_VFORK child process */
 };
 
 /* Linux 6.8 uapi, newer than some distributions' headers. */
@@ -179,6 +182,9 @@ extern const char gl_flush_ret[], gl_sysret[];
 /* ---- syscall.c: forwarded syscalls ---------------------------------- */
 void vmm_handle_syscall(struct vmm_vcpu *v);
 
+/* ---- exec.c: execve keeps the new program under dune ---------------- */
+long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
+
 /* ---- trace.c: --trace and --stats ---------------------------------- */
 void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],
 		       long ret);
@@ -186,6 +192,10 @@ void vmm_print_stats(void);
 
 /* ---- signal.c: signals into the guest ------------------------------- */
 int vmm_signal_init(struct vmm *vm);
+/* A vfork child shares memory but not signal actions with its parent:
+ * give v a private copy / drop it. */
+int vmm_signal_private_actions(struct vmm_vcpu *v);
+void vmm_signal_drop_actions(struct vmm_vcpu *v);
 /* Give the host back the guest's signal actions (dune_destroy). */
 void vmm_signal_fini(void);
 /* Deliver the pending host signals that the guest does not block. */

@@ -223,7 +223,8 @@ int run_static(const char *path, char **argv, const struct dune_run_opts *o)
 	}
 	if (read_image(fd, &im, argv[0]))
 		return 126;
-	if (dune_run_enter(o))
+	/* Already inside when a program under dune exec'd us (exec.c). */
+	if (!dune_is_inside() && dune_run_enter(o))
 		return DUNE_EXIT_FAILURE;
 	long bias = map_image(fd, &im, argv[0]);
 	close(fd);

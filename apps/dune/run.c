@@ -41,6 +41,7 @@ static void usage(FILE *f)
 	      "                           arguments, result) to stderr or FILE\n"
 	      "  --stats                  print exits, syscalls, faults, signals\n"
 	      "                           and time in the monitor at exit\n"
+	      "  --argv0 NAME             run PROGRAM with argv[0] = NAME\n"
 	      "  --help                   this help\n"
 	      "\n"
 	      "exit status: the program's; 125 if dune itself failed, 126 if\n"
@@ -170,6 +171,7 @@ static int find_shim(char *out, size_t len)
 int cmd_run(int argc, char **argv)
 {
 	const char *mode = NULL, *trace = NULL;
+	char *argv0 = NULL;
 	int stats = 0, i;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -199,6 +201,12 @@ int cmd_run(int argc, char **argv)
 						"name\n");
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--argv0")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "dune run: --argv0 needs a value\n");
+				return EXIT_USAGE;
+			}
+			argv0 = argv[++i];
 		} else if (!strcmp(a, "--stats")) {
 			stats = 1;
 		} else {
@@ -234,6 +242,8 @@ int cmd_run(int argc, char **argv)
 				"the dune executable or in ../lib/dune/\n");
 		return DUNE_EXIT_FAILURE;
 	}
+	if (argv0)
+		argv[i] = argv0;
 	if (is_static) {
 		struct dune_run_opts o = {mode, trace, stats, shim};
 		return run_static(path, argv + i, &o);

@@ -92,6 +92,11 @@ int dune_set_trace_fd(int fd);
  * `dune run`). The array and strings are copied. NULL clears. */
 int dune_set_exec_env(const char *const *entries);
 
+/* The `dune` command used to run statically linked programs that this
+ * process execve()s (they cannot take a preloaded shim). NULL clears.
+ * Returns 0 or -ENAMETOOLONG. */
+int dune_set_exec_loader(const char *path);
+
 /* Host virtualization facts, for `dune info`. */
 struct dune_host_info {
 	int api_version;       /* KVM_GET_API_VERSION */
