@@ -1,0 +1,53 @@
+/* bench/csv.c: the one CSV schema every benchmark writes. */
+#include <math.h>
+
+#include "bench.h"
+
+void bench_csv_header(FILE *f)
+{
+	fputs("benchmark,variant,n,median,p10,p90,min,max,unit,ratio,"
+	      "exits_per_op,syscalls_per_op,faults_per_op,goal,note\n", f);
+}
+
+static void num(FILE *f, double x)
+{
+	if (isnan(x))
+		fputs(",", f);
+	else
+		fprintf(f, "%.6g,", x);
+}
+
+void bench_csv_row(FILE *f, const struct bench_row *r)
+{
+	fprintf(f, "%s,%s,%d,", r->benchmark, r->variant, r->s.n);
+	num(f, r->s.median);
+	num(f, r->s.p10);
+	num(f, r->s.p90);
+	num(f, r->s.min);
+	num(f, r->s.max);
+	fprintf(f, "%s,", r->unit);
+	num(f, r->ratio);
+	num(f, r->exits_per_op);
+	num(f, r->syscalls_per_op);
+	num(f, r->faults_per_op);
+	fprintf(f, "%s,%s\n", r->goal ? r->goal : "", r->note ? r->note : "");
+	fflush(f);
+}
+
+struct bench_row bench_row_init(const char *benchmark, const char *variant,
+				const char *unit)
+{
+	struct bench_row r = {
+		.benchmark = benchmark,
+		.variant = variant,
+		.unit = unit,
+		.s = {0, NAN, NAN, NAN, NAN, NAN},
+		.ratio = NAN,
+		.exits_per_op = NAN,
+		.syscalls_per_op = NAN,
+		.faults_per_op = NAN,
+		.goal = "",
+		.note = "",
+	};
+	return r;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/run.sh: build the harness if needed, run every benchmark, write bench/results/<name>.csv and print a side-by-side table.
+#
+# usage: bench/run.sh [BUILD_DIR] [BENCHMARK...]
+#   BUILD_DIR  build directory (default: build/ at the top of the tree); it is
+#              configured as Release with Ninja if it has not been configured
+#   BENCHMARK  any of: syscall enter compute run_true run_syscalls run_compute
+#              (default: all of them, in that order)
+# environment: BENCH_JOBS (build jobs, default 2), BENCH_RESULTS (output dir,
+#              default bench/results), BENCH_REPS_SCALE (multiply repetition
+#              counts of the whole-program runs, default 1)
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+[ $# -gt 0 ] && shift
+ALL="syscall enter compute run_true run_syscalls run_compute"
+WANT=${*:-$ALL}
+JOBS=${BENCH_JOBS:-2}
+RES=${BENCH_RESULTS:-$ROOT/bench/results}
+SCALE=${BENCH_REPS_SCALE:-1}
+
+for b in $WANT; do
+	case " $ALL " in *" $b "*) ;; *)
+		echo "bench/run.sh: unknown benchmark '$b' (known: $ALL)" >&2
+		exit 2 ;;
+	esac
+done
+
+# ---- build ------------------------------------------------------------------
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+	gen=()
+	command -v ninja >/dev/null && gen=(-G Ninja)
+	cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+		>/dev/null || { echo "bench/run.sh: cmake configure failed" >&2; exit 1; }
+fi
+cmake --build "$BUILD" --target bench -j "$JOBS" >/dev/null ||
+	{ echo "bench/run.sh: build failed (run: cmake --build $BUILD --target bench)" >&2; exit 1; }
+BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+B=$BUILD/bench
+DUNE=$BUILD/dune
+mkdir -p "$RES"
+
+# ---- what this run is ------------------------------------------------------
+pmu="none: perf counters are <not supported>; times are clock_gettime(CLOCK_MONOTONIC)"
+if command -v perf >/dev/null &&
+	perf stat -x, -e cycles true 2>&1 | grep -q '^[0-9]'; then
+	pmu="present (not used: times are clock_gettime(CLOCK_MONOTONIC))"
+fi
+{
+	echo "date:       $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "commit:     $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (tree modified)')"
+	echo "cpu:        $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus"
+	echo "kernel:     $(uname -r), kvm modules: $(ls /sys/module 2>/dev/null | grep "^kvm" | paste -sd, -)"
+	echo "virt:       $("$DUNE" info --no-measure 2>/dev/null | sed -n 's/^virtualization: *//p')"
+	echo "build:      $BUILD ($BTYPE)"
+	echo "pmu:        $pmu"
+	echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (at start; other work on the machine adds noise)"
+} | tee "$RES/env.txt"
+echo
+
+# ---- run ---------------------------------------------------------------------
+reps() { echo $(( $1 * SCALE )); }
+failed=""
+run() { # run NAME COMMAND...: CSV on stdout -> $RES/NAME.csv
+	local name=$1; shift
+	local t0=$SECONDS
+	printf 'running %-14s ... ' "$name" >&2
+	if "$@" >"$RES/$name.csv.tmp" 2>"$RES/$name.err.tmp"; then
+		mv "$RES/$name.csv.tmp" "$RES/$name.csv"
+		echo "done ($((SECONDS - t0)) s)" >&2
+	else
+		echo "FAILED ($((SECONDS - t0)) s):" >&2
+		sed 's/^/    /' "$RES/$name.err.tmp" >&2
+		# Keep the rows that were written (a goal not met still writes).
+		[ -s "$RES/$name.csv.tmp" ] && mv "$RES/$name.csv.tmp" "$RES/$name.csv"
+		failed="$failed $name"
+	fi
+	rm -f "$RES/$name.csv.tmp" "$RES/$name.err.tmp"
+}
+
+for b in $WANT; do
+	case $b in
+	syscall) run syscall "$B/bench_syscall" ;;
+	enter) run enter "$B/bench_enter" ;;
+	compute) run compute "$B/bench_compute" 9 ;;
+	run_true) run run_true "$B/bench_run" --dune "$DUNE" --name run_true \
+		--reps "$(reps 21)" -- /bin/true ;;
+	run_syscalls) run run_syscalls "$B/bench_run" --dune "$DUNE" \
+		--name run_syscalls --ops 20000 --op-name pair \
+		--reps "$(reps 5)" -- "$B/prog_syscalls" 20000 ;;
+	run_compute)
+		# Size the work once, natively, so both variants do the same.
+		read -r ni nf < <("$B/prog_compute" --calibrate 1.0)
+		run run_compute "$B/bench_run" --dune "$DUNE" --name run_compute \
+			--reps "$(reps 7)" -- "$B/prog_compute" "$ni" "$nf" ;;
+	esac
+done
+
+# ---- report ------------------------------------------------------------------
+all=$RES/all.csv
+first=1
+: >"$all"
+for b in $WANT; do
+	[ -f "$RES/$b.csv" ] || continue
+	if [ $first = 1 ]; then cat "$RES/$b.csv"; first=0; else tail -n +2 "$RES/$b.csv"; fi
+done >"$all"
+echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (at end)" | tee -a "$RES/env.txt"
+echo
+
+awk -F, '
+function f(x) {
+	if (x == "") return "-"
+	a = x < 0 ? -x : x
+	if (a >= 1000) return sprintf("%.0f", x)
+	if (a >= 100) return sprintf("%.1f", x)
+	if (a >= 10) return sprintf("%.2f", x)
+	return sprintf("%.3f", x)
+}
+function r(x) { return x == "" ? "-" : sprintf("%.3fx", x) }
+NR == 1 { next }
+{
+	rows[++n] = sprintf("%-20s %-7s %9s %9s %9s  %-3s %11s %9s %11s",
+		$1, $2, f($4), f($5), f($6), $9, r($10), f($11), f($12))
+	if ($14 != "") goals[++g] = sprintf("  %-20s %-7s %s", $1, $2, $14)
+}
+END {
+	printf "%-20s %-7s %9s %9s %9s  %-3s %11s %9s %11s\n", "benchmark",
+		"variant", "median", "p10", "p90", "unit", "dune/native",
+		"exits/op", "syscalls/op"
+	for (i = 1; i <= n; i++) print rows[i]
+	if (g) { print ""; print "goals:"; for (i = 1; i <= g; i++) print goals[i] }
+}' "$all"
+echo
+echo "CSV: $RES/{$(echo $WANT | tr ' ' ',')}.csv and all.csv (notes in the last column)"
+if [ -n "$failed" ]; then
+	echo "FAILED:$failed" >&2
+	exit 1
+fi
