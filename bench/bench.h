@@ -47,6 +47,7 @@ struct bench_row bench_row_init(const char *benchmark, const char *variant,
 /* ---- counts.c: dune's machine-independent counters ---------------------- */
 struct bench_counts {
 	uint64_t exits, syscalls, faults;
+	uint64_t monitor_ns; /* time in the vmm outside KVM_RUN */
 };
 /* dune_get_stats() of this process (all zero before dune_init). Costs no
  * exit, so it may bracket a timed loop. */

@@ -13,6 +13,7 @@ void bench_counts_read(struct bench_counts *c)
 	c->exits = st.exits;
 	c->syscalls = st.syscalls;
 	c->faults = st.faults;
+	c->monitor_ns = st.monitor_ns;
 }
 
 void bench_counts_sub(struct bench_counts *d, const struct bench_counts *b,
@@ -21,6 +22,7 @@ void bench_counts_sub(struct bench_counts *d, const struct bench_counts *b,
 	d->exits = b->exits - a->exits;
 	d->syscalls = b->syscalls - a->syscalls;
 	d->faults = b->faults - a->faults;
+	d->monitor_ns = b->monitor_ns - a->monitor_ns;
 }
 
 int bench_inside(void)
