@@ -61,6 +61,8 @@ void vmm_maps_reset(void)
 	maps_fd = -1;
 }
 
+static char query_name[4096];
+
 static int query(uint64_t addr, struct vmm_vma *out)
 {
 	struct vmm_procmap_query q;
@@ -68,6 +70,8 @@ static int query(uint64_t addr, struct vmm_vma *out)
 	q.size = sizeof(q);
 	q.query_flags = PMQ_COVERING_OR_NEXT;
 	q.query_addr = addr;
+	q.vma_name_addr = (uint64_t)(uintptr_t)query_name;
+	q.vma_name_size = sizeof(query_name);
 	long r = __vmm_ioctl(maps_fd, VMM_PROCMAP_QUERY, &q);
 	if (r)
 		return (int)r;
@@ -77,10 +81,13 @@ static int query(uint64_t addr, struct vmm_vma *out)
 		    (q.vma_flags & PMQ_WRITABLE ? PROT_WRITE : 0) |
 		    (q.vma_flags & PMQ_EXECUTABLE ? PROT_EXEC : 0);
 	out->shared = !!(q.vma_flags & PMQ_SHARED);
+	out->file = q.inode != 0;
+	out->offset = q.vma_offset;
+	out->path = q.vma_name_size ? query_name : NULL;
 	return 0;
 }
 
-static uint64_t parse_hex(const char **p)
+static uint64_t parse_hex(char **p)
 {
 	uint64_t v = 0;
 	for (;; (*p)++) {
@@ -117,7 +124,7 @@ static int iter_text(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg)
 	if (n < 0)
 		return (int)n;
 	text_buf[len] = 0;
-	for (const char *p = text_buf; *p;) {
+	for (char *p = text_buf; *p;) {
 		struct vmm_vma v;
 		v.start = parse_hex(&p);
 		p++; /* '-' */
@@ -127,13 +134,36 @@ static int iter_text(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg)
 			 (p[1] == 'w' ? PROT_WRITE : 0) |
 			 (p[2] == 'x' ? PROT_EXEC : 0);
 		v.shared = p[3] == 's';
+		/* "rw-p offset dev inode   name" */
+		while (*p && *p != ' ')
+			p++;
+		p++;
+		v.offset = parse_hex(&p);
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ' && *p != '\n') /* dev */
+			p++;
+		while (*p == ' ')
+			p++;
+		v.file = *p >= '1' && *p <= '9'; /* inode */
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+		while (*p == ' ')
+			p++;
+		char *name = p;
 		while (*p && *p != '\n')
 			p++;
+		char saved = *p;
+		*p = 0;
+		v.path = *name ? name : NULL;
 		if (*p)
 			p++;
-		if (v.end <= start || v.start >= end)
-			continue;
-		int r = cb(&v, arg);
+		int r = 0;
+		if (v.end > start && v.start < end)
+			r = cb(&v, arg);
+		*p = saved;
+		if (saved)
+			p++;
 		if (r)
 			return r;
 	}

@@ -11,7 +11,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "maps.h"
@@ -200,6 +202,23 @@ struct collect {
 	int err;
 };
 
+/* End of the part of a file mapping that the file backs: pages past the
+ * end of a regular file raise SIGBUS natively, so they get no PTE and a
+ * guest access faults into vmm_mem_fault, which asks the host. */
+static uint64_t file_backed_end(const struct vmm_vma *v)
+{
+	struct stat st;
+	if (!v->file || !v->path || v->path[0] != '/' ||
+	    vmm_sys4(SYS_newfstatat, AT_FDCWD, v->path, &st, 0) ||
+	    !S_ISREG(st.st_mode))
+		return v->end;
+	if ((uint64_t)st.st_size <= v->offset)
+		return v->start;
+	uint64_t end = v->start + ((uint64_t)st.st_size - v->offset +
+				   PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+	return end < v->end ? end : v->end;
+}
+
 static int collect_cb(const struct vmm_vma *v, void *arg)
 {
 	struct collect *c = arg;
@@ -213,7 +232,10 @@ static int collect_cb(const struct vmm_vma *v, void *arg)
 	}
 	uint64_t s = v->start > c->start ? v->start : c->start;
 	uint64_t e = v->end < c->end ? v->end : c->end;
-	scratch[c->n++] = (struct ivl){s, e, v->prot};
+	uint64_t fe = file_backed_end(v);
+	e = e < fe ? e : fe;
+	if (s < e)
+		scratch[c->n++] = (struct ivl){s, e, v->prot};
 	return 0;
 }
 
@@ -311,18 +333,21 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 	uint64_t page = addr & ~(PAGE_SIZE - 1);
 	*code = SEGV_MAPERR;
 	if (addr >= GVA_USER_END || is_private(vm, addr))
-		return 0;
-	if (vmm_maps_find(addr, &v)) {
-		/* Not mapped: touch it natively, which grows a stack exactly
-		 * when a native access would. */
-		if (vmm_probe_read((void *)(uintptr_t)addr) ||
-		    vmm_maps_find(addr, &v))
-			return 0;
-	}
+		return SIGSEGV;
+	/* Ask the host what a native access would get: the probe grows a
+	 * stack exactly when a native access would, and fails with SIGBUS
+	 * for a file page past the end of the file. */
+	long probe = vmm_probe_read((void *)(uintptr_t)addr);
+	if (vmm_maps_find(addr, &v))
+		return SIGSEGV;
 	*code = SEGV_ACCERR;
 	if (!v.prot || ((err & DUNE_PF_W) && !(v.prot & PROT_WRITE)) ||
 	    ((err & DUNE_PF_I) && !(v.prot & PROT_EXEC)))
-		return 0;
+		return SIGSEGV;
+	if (probe == -EBUSY) {
+		*code = BUS_ADRERR;
+		return SIGBUS;
+	}
 	/* The host allows the access: map the vma (or a chunk of a big one). */
 	uint64_t s = v.start, e = v.end;
 	if (e - s > EAGER_MAX) {
@@ -335,12 +360,27 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 	int r = sync_locked(vm, s, e, 1);
 	uint64_t pte = gl_pt_lookup(&vm->pt, addr, NULL);
 	mem_unlock(vm);
-	if (r == -ENOSPC) {
+	if (r == -ENOSPC)
 		vmm_msg("dune: out of KVM memslots: cannot map guest memory "
 			"(too many separate mappings)\n", NULL, NULL);
-		return 0;
-	}
-	return !r && (pte & PTE_P);
+	*code = SEGV_MAPERR;
+	return !r && (pte & PTE_P) ? 0 : SIGSEGV;
+}
+
+static int resync_file_cb(const struct vmm_vma *v, void *arg)
+{
+	struct vmm *vm = arg;
+	if (v->file && !is_private(vm, v->start))
+		sync_locked(vm, v->start, v->end, 0);
+	return 0;
+}
+
+int vmm_mem_resync_files(struct vmm *vm)
+{
+	mem_lock(vm);
+	int r = vmm_maps_iter(0, GVA_USER_END, resync_file_cb, vm);
+	mem_unlock(vm);
+	return r;
 }
 
 /* ---- private ranges ---------------------------------------------------- */

@@ -407,8 +407,9 @@ static void handle_trap(struct vmm_vcpu *v)
 		vmm_die("guest kernel fault", v);
 	}
 	switch (f->vec) {
-	case DUNE_VEC_PF:
-		if (vmm_mem_fault(v->vm, sregs->cr2, f->err, &code)) {
+	case DUNE_VEC_PF: {
+		int sig = vmm_mem_fault(v->vm, sregs->cr2, f->err, &code);
+		if (!sig) {
 			if (v->fault_addr == sregs->cr2 && ++v->fault_repeat > 4) {
 				code = SEGV_ACCERR;
 				break;
@@ -425,8 +426,9 @@ static void handle_trap(struct vmm_vcpu *v)
 			return;
 		}
 		v->fault_addr = 0;
-		vmm_signal_force(v, SIGSEGV, code, sregs->cr2, f);
+		vmm_signal_force(v, sig, code, sregs->cr2, f);
 		return;
+	}
 	case DUNE_VEC_DE:
 		vmm_signal_force(v, SIGFPE, FPE_INTDIV, f->rip, f);
 		return;
@@ -494,19 +496,14 @@ static void handle_hcall(struct vmm_vcpu *v)
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }
 
-static void handle_memory_fault(struct vmm_vcpu *v, uint64_t gpa)
+static void handle_memory_fault(struct vmm_vcpu *v)
 {
-	/* KVM could not back a guest access (gpa == hva): ask the host what
-	 * a native access would get. */
-	long p = vmm_probe_read((void *)(uintptr_t)gpa);
-	if (p == -EBUSY || p == -EFAULT) {
-		/* No frame to build a signal from (not a guest exception):
-		 * end the process as the native access would. */
-		vmm_signal_force(v, p == -EBUSY ? SIGBUS : SIGSEGV,
-				 p == -EBUSY ? BUS_ADRERR : SEGV_MAPERR, gpa,
-				 NULL);
-		return;
-	}
+	/* KVM could not back a guest access and (on this KVM) does not say
+	 * which: make the retry fault visibly instead. A second failure in a
+	 * row means that did not help. */
+	if (++v->efault_repeat > 2)
+		vmm_die("KVM cannot back a guest access (KVM_RUN EFAULT)", v);
+	vmm_mem_resync_files(v->vm);
 }
 
 _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
@@ -524,14 +521,12 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 			if (r == -EINTR || r == -EAGAIN)
 				continue;
 			if (r == -EFAULT) {
-				handle_memory_fault(v, run->exit_reason ==
-						  KVM_EXIT_MEMORY_FAULT
-						  ? vmm_memory_fault_gpa(run)
-						  : run->s.regs.regs.rip);
+				handle_memory_fault(v);
 				continue;
 			}
 			vmm_die("KVM_RUN failed", v);
 		}
+		v->efault_repeat = 0;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (run->io.direction != KVM_EXIT_IO_OUT)
@@ -548,9 +543,6 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 				vmm_die("guest wrote to an unknown I/O port", v);
 			break;
 		case KVM_EXIT_INTR:
-			break;
-		case KVM_EXIT_MEMORY_FAULT:
-			handle_memory_fault(v, vmm_memory_fault_gpa(run));
 			break;
 		case KVM_EXIT_MMIO:
 			/* A guest PTE points at guest-physical memory no

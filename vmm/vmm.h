@@ -99,6 +99,7 @@ struct vmm_vcpu {
 	int tid;
 	uint64_t fault_addr;     /* last #PF address, to catch repeats */
 	int fault_repeat;
+	int efault_repeat;       /* KVM_RUN -EFAULTs in a row */
 	/* signals (vmm/signal.c) */
 	atomic_uint_least64_t pending;    /* host signals not yet delivered */
 	atomic_uint_least64_t held;       /* ... of which we blocked on host */
@@ -110,19 +111,6 @@ struct vmm_vcpu {
 	void *actions;      /* private signal actions (vfork child) or NULL */
 	int vfork_child;    /* runs a CLONE_VM|CLONE_VFORK child process */
 };
-
-/* Linux 6.8 uapi, newer than some distributions' headers. */
-#ifndef KVM_EXIT_MEMORY_FAULT
-#define KVM_EXIT_MEMORY_FAULT 39
-#endif
-struct vmm_memory_fault {
-	uint64_t flags, gpa, size;
-};
-static inline uint64_t vmm_memory_fault_gpa(const struct kvm_run *run)
-{
-	/* Same union slot as every exit's data (run->mmio etc.). */
-	return ((const struct vmm_memory_fault *)(const void *)&run->mmio)->gpa;
-}
 
 /* ---- kvm.c: /dev/kvm, capabilities, the VM ---------------------------- */
 /* Create the VM (vmm_g). detail receives a message naming what failed. */
@@ -137,9 +125,13 @@ void vmm_mem_fini(struct vmm *vm);
  * protections and memslots cover exactly what is mapped. */
 int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end);
 /* A #PF the guest page table could not satisfy: re-sync around addr.
- * Returns 1 if the access should now succeed, 0 if it is a real fault
- * (*code = SEGV_MAPERR or SEGV_ACCERR). */
+ * Returns 0 if the access should now succeed, else the signal a native
+ * access gets (SIGSEGV or SIGBUS) with its si_code in *code. */
 int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code);
+/* KVM could not back some guest access (KVM_RUN -EFAULT) and did not say
+ * where: a file shrank under a mapping. Re-sync every file mapping so the
+ * retry raises a #PF that names the address. */
+int vmm_mem_resync_files(struct vmm *vm);
 /* Register / forget a host range the guest must never map. */
 int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end);
 void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end);
