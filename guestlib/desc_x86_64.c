@@ -29,11 +29,10 @@ void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit)
 	gdt[DUNE_SEL_UDATA / 8] = SEG_UDATA;
 	gdt[DUNE_SEL_UCODE / 8] = SEG_UCODE;
 	/* 16-byte available 64-bit TSS descriptor (type 9, P). */
-	gdt[DUNE_SEL_TSS / 8] = (tss_limit & 0xffffull) |
-				((tss_base & 0xffffffull) << 16) |
-				(0x89ull << 40) |
-				((uint64_t)(tss_limit >> 16 & 0xf) << 48) |
-				((tss_base >> 24 & 0xffull) << 56);
+	gdt[DUNE_SEL_TSS / 8] =
+	    (tss_limit & 0xffffull) | ((tss_base & 0xffffffull) << 16) |
+	    (0x89ull << 40) | ((uint64_t)(tss_limit >> 16 & 0xf) << 48) |
+	    ((tss_base >> 24 & 0xffull) << 56);
 	gdt[DUNE_SEL_TSS / 8 + 1] = tss_base >> 32;
 }
 
@@ -61,7 +60,8 @@ void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
 	 * all ones (SDM 19.5.2). */
 	memset(iomap, 0xff, TSS_IOMAP_BYTES + 1);
 	for (int i = 0; i < nports; i++)
-		iomap[ring3_ports[i] / 8] &= (uint8_t)~(1u << (ring3_ports[i] % 8));
+		iomap[ring3_ports[i] / 8] &=
+		    (uint8_t) ~(1u << (ring3_ports[i] % 8));
 }
 
 void gl_build_idt(void *idt, const uint64_t *vectors)

@@ -42,7 +42,7 @@
 #define TSS_LIMIT (TSS_IOMAP_OFF + TSS_IOMAP_BYTES) /* + trailing 0xff */
 
 #define MON_STACK_SIZE (256ull << 10) /* monitor host stack per vCPU */
-#define VMM_MAX_PRIV 4096            /* private (never-mapped) ranges */
+#define VMM_MAX_PRIV 4096	      /* private (never-mapped) ranges */
 
 /* Mappings larger than this get PTEs and memslots lazily, one chunk per
  * fault, instead of at mmap time (sparse reservations stay cheap). */

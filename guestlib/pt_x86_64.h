@@ -14,16 +14,16 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define PTE_P (1ull << 0)   /* present */
-#define PTE_W (1ull << 1)   /* writable */
-#define PTE_U (1ull << 2)   /* user (CPL3) may access */
-#define PTE_PWT (1ull << 3) /* write-through */
-#define PTE_PCD (1ull << 4) /* cache disable */
-#define PTE_A (1ull << 5)   /* accessed (set by the CPU) */
-#define PTE_D (1ull << 6)   /* dirty (set by the CPU, leaf entries only) */
-#define PTE_PS (1ull << 7)  /* large page (in PDPTE/PDE) */
-#define PTE_G (1ull << 8)   /* global */
-#define PTE_AVAIL0 (1ull << 9)  /* bits 9-11: ignored by the CPU, ours */
+#define PTE_P (1ull << 0)      /* present */
+#define PTE_W (1ull << 1)      /* writable */
+#define PTE_U (1ull << 2)      /* user (CPL3) may access */
+#define PTE_PWT (1ull << 3)    /* write-through */
+#define PTE_PCD (1ull << 4)    /* cache disable */
+#define PTE_A (1ull << 5)      /* accessed (set by the CPU) */
+#define PTE_D (1ull << 6)      /* dirty (set by the CPU, leaf entries only) */
+#define PTE_PS (1ull << 7)     /* large page (in PDPTE/PDE) */
+#define PTE_G (1ull << 8)      /* global */
+#define PTE_AVAIL0 (1ull << 9) /* bits 9-11: ignored by the CPU, ours */
 #define PTE_AVAIL1 (1ull << 10)
 #define PTE_AVAIL2 (1ull << 11)
 #define PTE_NX (1ull << 63) /* no execute (EFER.NXE = 1) */
@@ -37,7 +37,7 @@
 #define PT_ENTRIES 512
 
 /* Level 1 = PT (4 KiB leaves), 2 = PD (2 MiB), 3 = PDPT (1 GiB), 4 = PML4. */
-#define PT_LEVEL_SHIFT(l) (PAGE_SHIFT + 9 * ((l) - 1))
+#define PT_LEVEL_SHIFT(l) (PAGE_SHIFT + 9 * ((l)-1))
 #define PT_LEVEL_SIZE(l) (1ull << PT_LEVEL_SHIFT(l))
 #define PT_INDEX(va, l) (((va) >> PT_LEVEL_SHIFT(l)) & 0x1ff)
 
@@ -45,9 +45,9 @@
 #define GVA_USER_END (1ull << 47)
 
 struct gl_pt {
-	uint64_t root;                                 /* pa of the PML4 */
-	void *(*pa_to_va)(void *ctx, uint64_t pa);     /* table page -> pointer */
-	int (*alloc)(void *ctx, uint64_t *pa);         /* zeroed table page */
+	uint64_t root;				   /* pa of the PML4 */
+	void *(*pa_to_va)(void *ctx, uint64_t pa); /* table page -> pointer */
+	int (*alloc)(void *ctx, uint64_t *pa);	   /* zeroed table page */
 	void *ctx;
 };
 

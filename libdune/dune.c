@@ -13,7 +13,7 @@
 #include "vmm.h"
 
 _Static_assert(offsetof(struct vmm_entry_regs, rsp) == 48 &&
-		       offsetof(struct vmm_entry_regs, rip) == 56,
+		   offsetof(struct vmm_entry_regs, rip) == 56,
 	       "enter_x86_64.S stores rsp at 48 and rip at 56");
 
 static char init_detail[256];
@@ -48,7 +48,7 @@ const char *dune_strerror_detail(void)
 static _Noreturn void enter_cont(struct vmm_entry_regs *e)
 {
 	struct vmm_vcpu *v =
-		(struct vmm_vcpu *)((char *)e - offsetof(struct vmm_vcpu, entry));
+	    (struct vmm_vcpu *)((char *)e - offsetof(struct vmm_vcpu, entry));
 	struct kvm_regs r;
 	memset(&r, 0, sizeof(r));
 	r.rbx = e->rbx;

@@ -6,7 +6,7 @@
 struct dune_run_opts {
 	const char *mode;  /* "ring0", "ring3", "auto" or NULL */
 	const char *trace; /* "stderr", a file name, or NULL */
-	int stats;         /* print statistics at exit */
+	int stats;	   /* print statistics at exit */
 	const char *shim;  /* path of libdune_preload.so */
 };
 

@@ -46,11 +46,11 @@ static int is_static_elf(int dirfd, const char *path, int at_flags)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[64];
-	int fd = (int)vmm_sys4(SYS_openat, dirfd, path,
-			       O_RDONLY | O_CLOEXEC |
-				       ((at_flags & AT_SYMLINK_NOFOLLOW)
-						? O_NOFOLLOW : 0),
-			       0);
+	int fd = (int)vmm_sys4(
+	    SYS_openat, dirfd, path,
+	    O_RDONLY | O_CLOEXEC |
+		((at_flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0),
+	    0);
 	int st = 0;
 	if (fd < 0)
 		return 0;
@@ -60,7 +60,8 @@ static int is_static_elf(int dirfd, const char *path, int at_flags)
 	    eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum &&
 	    eh.e_phnum <= 64) {
 		size_t len = eh.e_phnum * sizeof(Elf64_Phdr);
-		if (vmm_sys4(SYS_pread64, fd, ph, len, eh.e_phoff) == (long)len) {
+		if (vmm_sys4(SYS_pread64, fd, ph, len, eh.e_phoff) ==
+		    (long)len) {
 			st = 1;
 			for (int i = 0; i < eh.e_phnum; i++)
 				if (ph[i].p_type == PT_INTERP)
@@ -84,7 +85,9 @@ long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 		return nenv < 0 ? nenv : nargv;
 
 	size_t cap = ((size_t)nenv + (size_t)vmm_cfg.n_exec_env + 2 +
-		      (size_t)nargv + 8) * sizeof(char *) + 3 * EXEC_STR;
+		      (size_t)nargv + 8) *
+			 sizeof(char *) +
+		     3 * EXEC_STR;
 	char **envp = vmm_zalloc(cap);
 	if (!envp)
 		return -ENOMEM;
@@ -131,7 +134,8 @@ long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 	long ret;
 	read_head(vm, path, gpath, EXEC_STR);
 	if (vmm_cfg.loader[0] &&
-	    is_static_elf(at ? (int)a[0] : AT_FDCWD, path, at ? (int)a[4] : 0) &&
+	    is_static_elf(at ? (int)a[0] : AT_FDCWD, path,
+			  at ? (int)a[4] : 0) &&
 	    (!at || path[0] == '/' || (int)a[0] == AT_FDCWD)) {
 		/* No dynamic loader to preload into: exec the dune command,
 		 * whose loader runs the program (keeping argv[0]). */

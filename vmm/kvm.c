@@ -128,16 +128,20 @@ static struct kvm_cpuid2 *get_supported_cpuid(int kvm_fd)
 static int open_kvm(char *detail, size_t dlen)
 {
 	const char *path = kvm_dev_path();
-	int fd = (int)vmm_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC,
-			       0);
+	int fd =
+	    (int)vmm_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
 	if (fd == -ENOENT || fd == -ENODEV || fd == -ENXIO)
-		snprintf(detail, dlen,
-			 "%s does not exist: this host has no KVM (load kvm_intel "
-			 "or kvm_amd, or run on a machine with /dev/kvm)", path);
+		snprintf(
+		    detail, dlen,
+		    "%s does not exist: this host has no KVM (load kvm_intel "
+		    "or kvm_amd, or run on a machine with /dev/kvm)",
+		    path);
 	else if (fd == -EACCES || fd == -EPERM)
-		snprintf(detail, dlen,
-			 "no permission to open %s: run as root or add the user "
-			 "to the group that owns it (usually 'kvm')", path);
+		snprintf(
+		    detail, dlen,
+		    "no permission to open %s: run as root or add the user "
+		    "to the group that owns it (usually 'kvm')",
+		    path);
 	else if (fd < 0)
 		snprintf(detail, dlen, "cannot open %s: %s", path,
 			 strerror((int)-fd));
@@ -150,11 +154,11 @@ struct cap_need {
 };
 
 static const struct cap_need needed_caps[] = {
-	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
-	{KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS"},
-	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-	{KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+    {KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
 };
 
 static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
@@ -176,7 +180,8 @@ static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
 				(void *)needed_caps[i].cap) <= 0) {
 			snprintf(detail, dlen,
 				 "KVM lacks %s, which dune needs (kernel too "
-				 "old?)", needed_caps[i].name);
+				 "old?)",
+				 needed_caps[i].name);
 			return -ENOSYS;
 		}
 	}
@@ -184,16 +189,17 @@ static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
 				(void *)KVM_CAP_SYNC_REGS);
 	if ((sync & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) !=
 	    (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) {
-		snprintf(detail, dlen, "KVM lacks KVM_CAP_SYNC_REGS for regs "
-					"and sregs");
+		snprintf(detail, dlen,
+			 "KVM lacks KVM_CAP_SYNC_REGS for regs "
+			 "and sregs");
 		return -ENOSYS;
 	}
 	vm->max_slots = (int)__vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 					 (void *)KVM_CAP_NR_MEMSLOTS);
 	vm->has_xcrs = __vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 				   (void *)KVM_CAP_XCRS) > 0;
-	vm->run_size = (int)__vmm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE,
-					NULL);
+	vm->run_size =
+	    (int)__vmm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if (vm->run_size <= 0) {
 		snprintf(detail, dlen, "KVM_GET_VCPU_MMAP_SIZE failed");
 		return -ENOSYS;
@@ -242,15 +248,16 @@ static enum dune_mode pick_mode(enum dune_mode mode, int hw, char *detail,
 			if (strcmp(env, "auto")) {
 				snprintf(detail, dlen,
 					 "DUNE_MODE='%s' is not one of ring0, "
-					 "ring3, auto", env);
-				return (enum dune_mode)-1;
+					 "ring3, auto",
+					 env);
+				return (enum dune_mode) - 1;
 			}
 		}
 		return hw ? DUNE_MODE_RING0 : DUNE_MODE_RING3;
 	}
 	if (mode != DUNE_MODE_RING0 && mode != DUNE_MODE_RING3) {
 		snprintf(detail, dlen, "mode %d is not a dune_mode", (int)mode);
-		return (enum dune_mode)-1;
+		return (enum dune_mode) - 1;
 	}
 	return mode;
 }
@@ -291,8 +298,8 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 		goto fail;
 	}
 	gl_build_idt(vm->arena + ARENA_IDT_OFF, vm->mode == DUNE_MODE_RING3
-						       ? gl_vectors_fast
-						       : gl_vectors_full);
+						    ? gl_vectors_fast
+						    : gl_vectors_full);
 	vmm_g = vm;
 	return 0;
 fail:
@@ -334,8 +341,8 @@ int vmm_probe_host(struct dune_host_info *info)
 	vm.kvm_fd = open_kvm(detail, sizeof(detail));
 	if (vm.kvm_fd < 0)
 		return vm.kvm_fd;
-	info->api_version = (int)__vmm_ioctl(vm.kvm_fd, KVM_GET_API_VERSION,
-					     NULL);
+	info->api_version =
+	    (int)__vmm_ioctl(vm.kvm_fd, KVM_GET_API_VERSION, NULL);
 	r = check_kvm(&vm, detail, sizeof(detail));
 	info->nr_memslots = vm.max_slots;
 	info->max_vcpus = (int)__vmm_ioctl(vm.kvm_fd, KVM_CHECK_EXTENSION,

@@ -6,11 +6,11 @@
 
 struct vmm_vma {
 	uint64_t start, end;
-	int prot;   /* PROT_READ | PROT_WRITE | PROT_EXEC */
+	int prot; /* PROT_READ | PROT_WRITE | PROT_EXEC */
 	int shared;
-	int file;   /* backed by a file (inode != 0) */
-	uint64_t offset;   /* file offset of start */
-	const char *path;  /* file path, or NULL; valid during the callback */
+	int file;	  /* backed by a file (inode != 0) */
+	uint64_t offset;  /* file offset of start */
+	const char *path; /* file path, or NULL; valid during the callback */
 };
 
 typedef int (*vmm_vma_cb)(const struct vmm_vma *v, void *arg);

@@ -53,14 +53,13 @@ int vmm_pt_alloc(void *ctx, uint64_t *pa)
 }
 
 /* ---- memslots ----------------------------------------------------------- */
-static long set_slot(struct vmm *vm, uint32_t id, uint64_t start,
-		     uint64_t size)
+static long set_slot(struct vmm *vm, uint32_t id, uint64_t start, uint64_t size)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = id,
-		.guest_phys_addr = start,
-		.memory_size = size,
-		.userspace_addr = start,
+	    .slot = id,
+	    .guest_phys_addr = start,
+	    .memory_size = size,
+	    .userspace_addr = start,
 	};
 	return __vmm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
@@ -214,8 +213,9 @@ static uint64_t file_backed_end(const struct vmm_vma *v)
 		return v->end;
 	if ((uint64_t)st.st_size <= v->offset)
 		return v->start;
-	uint64_t end = v->start + ((uint64_t)st.st_size - v->offset +
-				   PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+	uint64_t end =
+	    v->start + ((uint64_t)st.st_size - v->offset + PAGE_SIZE - 1) /
+			   PAGE_SIZE * PAGE_SIZE;
 	return end < v->end ? end : v->end;
 }
 
@@ -239,8 +239,7 @@ static int collect_cb(const struct vmm_vma *v, void *arg)
 	return 0;
 }
 
-static int sync_piece(struct vmm *vm, uint64_t start, uint64_t end,
-		      int force)
+static int sync_piece(struct vmm *vm, uint64_t start, uint64_t end, int force)
 {
 	struct collect c = {start, end, force, 0, 0};
 	int r = gl_pt_unmap(&vm->pt, start, end - start);
@@ -276,8 +275,7 @@ static int sync_piece(struct vmm *vm, uint64_t start, uint64_t end,
 }
 
 /* Apply sync_piece to the parts of [start, end) outside private ranges. */
-static int sync_locked(struct vmm *vm, uint64_t start, uint64_t end,
-		       int force)
+static int sync_locked(struct vmm *vm, uint64_t start, uint64_t end, int force)
 {
 	atomic_fetch_add(&vm->st_syncs, 1);
 	uint64_t a = start;
@@ -362,7 +360,8 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 	mem_unlock(vm);
 	if (r == -ENOSPC)
 		vmm_msg("dune: out of KVM memslots: cannot map guest memory "
-			"(too many separate mappings)\n", NULL, NULL);
+			"(too many separate mappings)\n",
+			NULL, NULL);
 	*code = SEGV_MAPERR;
 	return !r && (pte & PTE_P) ? 0 : SIGSEGV;
 }
@@ -399,6 +398,17 @@ int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end)
 	slots_set(vm, start, end, NULL, 0);
 	mem_unlock(vm);
 	return 0;
+}
+
+int vmm_mem_touches_private(struct vmm *vm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+	int hit = end < start; /* wraps: treat as touching everything */
+	mem_lock(vm);
+	for (int i = 0; i < vm->npriv && !hit; i++)
+		hit = vm->priv[i].start < end && start < vm->priv[i].end;
+	mem_unlock(vm);
+	return hit;
 }
 
 void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end)
@@ -467,17 +477,15 @@ int vmm_mem_init(struct vmm *vm)
 		scratch = vmm_zalloc(MAX_IVL * sizeof(*scratch));
 	if (!vm->slots || !vm->free_ids || !scratch)
 		goto fail;
-	uint8_t *raw = vmm_mmap(NULL, ARENA_SIZE + ARENA_ALIGN,
-				PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				-1, 0);
+	uint8_t *raw =
+	    vmm_mmap(NULL, ARENA_SIZE + ARENA_ALIGN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm_mmap_failed(raw))
 		goto fail;
 	uintptr_t a = ((uintptr_t)raw + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 	if (a > (uintptr_t)raw)
 		vmm_sys2(SYS_munmap, raw, a - (uintptr_t)raw);
-	vmm_sys2(SYS_munmap, a + ARENA_SIZE,
-		 (uintptr_t)raw + ARENA_ALIGN - a);
+	vmm_sys2(SYS_munmap, a + ARENA_SIZE, (uintptr_t)raw + ARENA_ALIGN - a);
 	vm->arena = (uint8_t *)a;
 	vm->pt_next = ARENA_PT_OFF;
 	vm->pt = (struct gl_pt){0, identity, vmm_pt_alloc, vm};

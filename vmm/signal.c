@@ -57,7 +57,7 @@ _Static_assert(offsetof(struct rt_frame, info) == 8 + 304,
 #define UC_STRICT_RESTORE_SS 0x4
 
 #define NSIG_K 64
-#define SIGBIT(s) (1ull << ((s) - 1))
+#define SIGBIT(s) (1ull << ((s)-1))
 
 static struct ksigaction gact[NSIG_K + 1];
 
@@ -147,8 +147,8 @@ static void host_handler(int sig, siginfo_t *si, void *uc)
 			return;
 		}
 		if (a->handler != (uint64_t)SIG_IGN)
-			((void (*)(int, siginfo_t *, void *))a->handler)(sig, si,
-									 uc);
+			((void (*)(int, siginfo_t *, void *))a->handler)(
+			    sig, si, uc);
 		return;
 	}
 	if (sync_sig(sig) && si->si_code > 0) {
@@ -167,8 +167,8 @@ static long install_host(int sig, const struct ksigaction *g)
 {
 	struct ksigaction h = {0, SA_RESTORER,
 			       (uint64_t)(uintptr_t)vmm_sigrestorer, ~0ull};
-	int catch = g->handler != (uint64_t)SIG_DFL &&
-		    g->handler != (uint64_t)SIG_IGN;
+	int catch =
+	    g->handler != (uint64_t)SIG_DFL && g->handler != (uint64_t)SIG_IGN;
 	if (catch || sig == SIGSEGV || sig == SIGBUS) {
 		/* SIGSEGV/SIGBUS are always ours: probe fixups and crash
 		 * reports need them. */
@@ -256,7 +256,8 @@ long vmm_sys_sigaltstack(struct vmm_vcpu *v, gva_t ss, gva_t oss)
 			return -EPERM;
 		if (n.ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
 			return -EINVAL;
-		if (!(n.ss_flags & SS_DISABLE) && n.ss_size < (size_t)MINSIGSTKSZ)
+		if (!(n.ss_flags & SS_DISABLE) &&
+		    n.ss_size < (size_t)MINSIGSTKSZ)
 			return -ENOMEM;
 		if (n.ss_flags & SS_DISABLE) {
 			n.ss_sp = NULL;
@@ -430,7 +431,8 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 	struct dune_trap_frame *tf = NULL;
 	if (text_of_guestlib(r->rip)) {
 		/* Parked at a trap stub's `out`: the app state is in the
-		 * frame. Anywhere else in guestlib: deliver at the next exit. */
+		 * frame. Anywhere else in guestlib: deliver at the next exit.
+		 */
 		if (v->run->exit_reason != KVM_EXIT_IO ||
 		    v->run->io.port != DUNE_PORT_TRAP)
 			return;
@@ -462,12 +464,24 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 static int never_restarts(long nr)
 {
 	switch (nr) {
-	case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait:
-	case SYS_select: case SYS_pselect6: case SYS_poll: case SYS_ppoll:
-	case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2:
-	case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_io_getevents:
-	case SYS_io_pgetevents: case SYS_msgrcv: case SYS_msgsnd:
-	case SYS_semop: case SYS_semtimedop:
+	case SYS_pause:
+	case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_poll:
+	case SYS_ppoll:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep:
+	case SYS_io_getevents:
+	case SYS_io_pgetevents:
+	case SYS_msgrcv:
+	case SYS_msgsnd:
+	case SYS_semop:
+	case SYS_semtimedop:
 		return 1;
 	default:
 		return 0;

@@ -28,9 +28,9 @@ static inline long vmm_sys6(long nr, long a, long b, long c, long d, long e,
 #define vmm_sys0(n) vmm_sys6(n, 0, 0, 0, 0, 0, 0)
 #define vmm_sys1(n, a) vmm_sys6(n, (long)(a), 0, 0, 0, 0, 0)
 #define vmm_sys2(n, a, b) vmm_sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define vmm_sys3(n, a, b, c) \
+#define vmm_sys3(n, a, b, c)                                                   \
 	vmm_sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define vmm_sys4(n, a, b, c, d) \
+#define vmm_sys4(n, a, b, c, d)                                                \
 	vmm_sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 /* ioctl returning -errno (the "raw" form; callers check). */
@@ -49,12 +49,18 @@ static inline int vmm_mmap_failed(const void *p)
 {
 	return (unsigned long)p > -4096ul;
 }
-static inline long vmm_close(int fd) { return vmm_sys1(SYS_close, fd); }
+static inline long vmm_close(int fd)
+{
+	return vmm_sys1(SYS_close, fd);
+}
 static inline long vmm_write(int fd, const void *b, size_t n)
 {
 	return vmm_sys3(SYS_write, fd, b, n);
 }
-static inline int vmm_gettid(void) { return (int)vmm_sys0(SYS_gettid); }
+static inline int vmm_gettid(void)
+{
+	return (int)vmm_sys0(SYS_gettid);
+}
 
 /* Zeroed anonymous memory straight from mmap (never malloc: see above). */
 void *vmm_zalloc(size_t len);

@@ -33,8 +33,9 @@ static long sync_result(struct vmm *vm, long ret, uint64_t a, uint64_t len)
 		return ret;
 	int r = vmm_mem_sync(vm, a, a + page_up(len));
 	if (r == -ENOSPC) {
-		vmm_msg("dune: out of KVM memslots: too many separate mappings\n",
-			NULL, NULL);
+		vmm_msg(
+		    "dune: out of KVM memslots: too many separate mappings\n",
+		    NULL, NULL);
 		return -ENOMEM;
 	}
 	return ret;
@@ -42,6 +43,10 @@ static long sync_result(struct vmm *vm, long ret, uint64_t a, uint64_t len)
 
 static long sys_mmap(struct vmm_vcpu *v, struct kvm_regs *r)
 {
+	if ((ARG3(r) & MAP_FIXED) &&
+	    vmm_mem_touches_private(v->vm, (uint64_t)ARG0(r),
+				    page_up((uint64_t)ARG1(r))))
+		return -ENOMEM;
 	long ret = vmm_sys6(SYS_mmap, ARG0(r), ARG1(r), ARG2(r), ARG3(r),
 			    ARG4(r), ARG5(r));
 	if (ret < 0 && ret > -4096)
@@ -58,6 +63,12 @@ static long sys_mmap(struct vmm_vcpu *v, struct kvm_regs *r)
 
 static long sys_mremap(struct vmm_vcpu *v, struct kvm_regs *r)
 {
+	if (vmm_mem_touches_private(v->vm, (uint64_t)ARG0(r),
+				    page_up((uint64_t)ARG1(r))) ||
+	    ((ARG3(r) & MREMAP_FIXED) &&
+	     vmm_mem_touches_private(v->vm, (uint64_t)ARG4(r),
+				     page_up((uint64_t)ARG2(r)))))
+		return -EINVAL;
 	long ret = vmm_sys6(SYS_mremap, ARG0(r), ARG1(r), ARG2(r), ARG3(r),
 			    ARG4(r), 0);
 	if (ret < 0 && ret > -4096)
@@ -133,8 +144,8 @@ static long sys_clone_vm(struct vmm_vcpu *v, struct kvm_regs *r,
 	ts->regs.rsp = child_sp ? child_sp : r->rsp;
 	ts->regs.rip = r->rcx;
 	ts->regs.rflags = vmm_sanitize_rflags(r->r11);
-	ts->fs_base = (flags & CLONE_SETTLS) ? tls
-					     : v->run->s.regs.sregs.fs.base;
+	ts->fs_base =
+	    (flags & CLONE_SETTLS) ? tls : v->run->s.regs.sregs.fs.base;
 	ts->gs_base = v->run->s.regs.sregs.gs.base;
 	c->vfork_child = !!(flags & CLONE_VFORK);
 	if (c->vfork_child && vmm_signal_private_actions(c)) {
@@ -169,8 +180,9 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	/* Drop the parent's VM from this process: fds and host memory. Other
 	 * threads' monitor stacks were copied too: unmap them. */
 	struct kvm_regs r = *regs;
-	for (int i = 0; i < atomic_load(&old->next_vcpu) &&
-			(uint64_t)i < VMM_MAX_VCPUS; i++) {
+	for (int i = 0;
+	     i < atomic_load(&old->next_vcpu) && (uint64_t)i < VMM_MAX_VCPUS;
+	     i++) {
 		struct vmm_vcpu *o = old->vcpus[i];
 		if (o && o->mon_stack && o->mon_stack != stack)
 			vmm_sys2(SYS_munmap, o->mon_stack, o->mon_stack_size);
@@ -187,7 +199,8 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	/* Keep running on the stack we are on (the copy of the parent's
 	 * monitor stack); the fresh one is not needed. */
 	vmm_mem_del_private(vmm_g, (uint64_t)(uintptr_t)v->mon_stack,
-			    (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size);
+			    (uint64_t)(uintptr_t)v->mon_stack +
+				v->mon_stack_size);
 	vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
 	v->mon_stack = stack;
 	v->mon_stack_size = stack_size;
@@ -294,7 +307,17 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	case SYS_munmap:
 	case SYS_mprotect:
 	case SYS_pkey_mprotect:
+	case SYS_madvise:
+		/* dune's own memory (arena, monitor stacks) is not the
+		 * program's to change: answer as for an unmapped range. */
+		if (vmm_mem_touches_private(v->vm, (uint64_t)ARG0(r),
+					    page_up((uint64_t)ARG1(r)))) {
+			ret = nr == SYS_munmap ? -EINVAL : -ENOMEM;
+			break;
+		}
 		ret = vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), 0, 0);
+		if (nr == SYS_madvise)
+			break; /* no mapping changes (MADV_DONTNEED refills) */
 		ret = sync_result(v->vm, ret, (uint64_t)ARG0(r),
 				  (uint64_t)ARG1(r));
 		break;
@@ -312,7 +335,8 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		if (ARG0(r) & CLONE_VM)
 			ret = sys_clone_vm(v, r, (unsigned long)ARG0(r),
 					   (uint64_t)ARG1(r), (int *)ARG2(r),
-					   (int *)ARG3(r), (unsigned long)ARG4(r));
+					   (int *)ARG3(r),
+					   (unsigned long)ARG4(r));
 		else
 			ret = sys_fork(v, r, nr);
 		break;
@@ -323,8 +347,8 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = sys_fork(v, r, nr);
 		break;
 	case SYS_vfork:
-		ret = sys_clone_vm(v, r, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, NULL,
-				   NULL, 0);
+		ret = sys_clone_vm(v, r, CLONE_VM | CLONE_VFORK | SIGCHLD, 0,
+				   NULL, NULL, 0);
 		break;
 	case SYS_exit:
 		if (vmm_cfg.trace_fd >= 0) {
@@ -339,8 +363,9 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case SYS_execve:
 	case SYS_execveat:
-		ret = vmm_sys_execve(v, nr, (const uint64_t[]){r->rdi, r->rsi,
-				     r->rdx, r->r10, r->r8, r->r9});
+		ret = vmm_sys_execve(v, nr,
+				     (const uint64_t[]){r->rdi, r->rsi, r->rdx,
+							r->r10, r->r8, r->r9});
 		break;
 	case SYS_arch_prctl:
 		ret = sys_arch_prctl(v, r);

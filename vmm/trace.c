@@ -20,7 +20,8 @@ static void load_names(void)
 	if (names_ready)
 		return;
 	for (int nr = 0; nr < MAX_NR; nr++) {
-		char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+		char *n =
+		    seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
 		if (n) {
 			strncpy(names[nr], n, sizeof(names[nr]) - 1);
 			free(n);

@@ -8,7 +8,6 @@
 #include "sys.h"
 #include "vmm.h"
 
-
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_SFMASK 0xc0000084
@@ -111,8 +110,8 @@ static int setup_msrs(struct vmm_vcpu *v)
 	memset(&m, 0, sizeof(m));
 	m.h.nmsrs = 4;
 	m.e[0].index = MSR_STAR;
-	m.e[0].data = ((uint64_t)DUNE_SEL_KDATA << 48) |
-		      ((uint64_t)DUNE_SEL_KCODE << 32);
+	m.e[0].data =
+	    ((uint64_t)DUNE_SEL_KDATA << 48) | ((uint64_t)DUNE_SEL_KCODE << 32);
 	m.e[1].index = MSR_LSTAR;
 	m.e[1].data = (uint64_t)(uintptr_t)gl_syscall_entry;
 	m.e[2].index = MSR_SFMASK;
@@ -185,8 +184,8 @@ static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 {
 	static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL, DUNE_PORT_NOP};
 	int r;
-	v->fd = (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU,
-				 (void *)(long)v->id);
+	v->fd =
+	    (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id);
 	if (v->fd < 0)
 		return v->fd;
 	v->run = vmm_mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,
@@ -199,12 +198,14 @@ static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 	r = (int)__vmm_ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid);
 	if (r)
 		return r;
-	v->block = vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
+	v->block =
+	    vm->arena + ARENA_VCPU_OFF + (uint64_t)v->id * VCPU_BLOCK_SIZE;
 	uint64_t tss = (uint64_t)(uintptr_t)(v->block + VCPU_TSS_OFF);
 	gl_build_gdt((uint64_t *)(v->block + VCPU_GDT_OFF), tss, TSS_LIMIT);
-	gl_build_tss(v->block + VCPU_TSS_OFF,
-		     (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF + VCPU_IST_SIZE),
-		     ring3_ports, (int)sizeof(ring3_ports));
+	gl_build_tss(
+	    v->block + VCPU_TSS_OFF,
+	    (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF + VCPU_IST_SIZE),
+	    ring3_ports, (int)sizeof(ring3_ports));
 	r = setup_msrs(v);
 	if (r)
 		return r;
@@ -274,7 +275,7 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm *vm, int *err)
 	}
 	r = vmm_mem_add_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
 				(uint64_t)(uintptr_t)v->mon_stack +
-					v->mon_stack_size);
+				    v->mon_stack_size);
 	if (r) {
 		vmm_sys2(SYS_munmap, v->mon_stack, v->mon_stack_size);
 		v->mon_stack = NULL;
@@ -294,7 +295,7 @@ void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 	if (v->mon_stack)
 		vmm_mem_del_private(vm, (uint64_t)(uintptr_t)v->mon_stack,
 				    (uint64_t)(uintptr_t)v->mon_stack +
-					    v->mon_stack_size);
+					v->mon_stack_size);
 	/* Forget the stack first: vmm_current() must not find it once it is
 	 * someone else's to unmap. */
 	v->mon_stack = NULL;
@@ -315,8 +316,9 @@ void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 
 void vmm_vcpu_free_all(struct vmm *vm)
 {
-	for (int i = 0; i < atomic_load(&vm->next_vcpu) &&
-			(uint64_t)i < VMM_MAX_VCPUS; i++) {
+	for (int i = 0;
+	     i < atomic_load(&vm->next_vcpu) && (uint64_t)i < VMM_MAX_VCPUS;
+	     i++) {
 		if (vm->vcpus[i])
 			vcpu_free(vm, vm->vcpus[i]);
 		vm->vcpus[i] = NULL;
@@ -333,15 +335,15 @@ struct vmm_vcpu *vmm_current(void)
 	int n = atomic_load(&vm->next_vcpu);
 	for (int i = 0; i < n && (uint64_t)i < VMM_MAX_VCPUS; i++) {
 		struct vmm_vcpu *v = vm->vcpus[i];
-		if (v && v->mon_stack && sp >= (uint64_t)(uintptr_t)v->mon_stack &&
+		if (v && v->mon_stack &&
+		    sp >= (uint64_t)(uintptr_t)v->mon_stack &&
 		    sp < (uint64_t)(uintptr_t)v->mon_stack + v->mon_stack_size)
 			return v;
 	}
 	return NULL;
 }
 
-int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
-			uint64_t gs_base)
+int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base, uint64_t gs_base)
 {
 	return setup_sregs(v, fs_base, gs_base);
 }
@@ -363,7 +365,8 @@ _Noreturn void vmm_die(const char *what, struct vmm_vcpu *v)
 		struct kvm_regs *r = &v->run->s.regs.regs;
 		vmm_msg("dune:   rip=", vmm_fmt_hex(a, r->rip), NULL);
 		vmm_msg(" rsp=", vmm_fmt_hex(b, r->rsp), NULL);
-		vmm_msg(" cr2=", vmm_fmt_hex(c, v->run->s.regs.sregs.cr2), "\n");
+		vmm_msg(" cr2=", vmm_fmt_hex(c, v->run->s.regs.sregs.cr2),
+			"\n");
 	}
 	/* Die of SIGABRT like abort(), whatever the guest did to it. */
 	struct sigaction sa;
@@ -403,14 +406,16 @@ static void handle_trap(struct vmm_vcpu *v)
 	if ((f->cs & 3) != (uint64_t)app_cpl(v->vm)) {
 		char a[24], b[24];
 		vmm_msg("dune: exception ", vmm_fmt_dec(a, (long)f->vec), NULL);
-		vmm_msg(" in guestlib's ring 0 at ", vmm_fmt_hex(b, f->rip), "\n");
+		vmm_msg(" in guestlib's ring 0 at ", vmm_fmt_hex(b, f->rip),
+			"\n");
 		vmm_die("guest kernel fault", v);
 	}
 	switch (f->vec) {
 	case DUNE_VEC_PF: {
 		int sig = vmm_mem_fault(v->vm, sregs->cr2, f->err, &code);
 		if (!sig) {
-			if (v->fault_addr == sregs->cr2 && ++v->fault_repeat > 4) {
+			if (v->fault_addr == sregs->cr2 &&
+			    ++v->fault_repeat > 4) {
 				code = SEGV_ACCERR;
 				break;
 			}
@@ -540,7 +545,8 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 			else if (run->io.port == DUNE_PORT_NOP)
 				; /* nothing: KVM resumes after the out */
 			else
-				vmm_die("guest wrote to an unknown I/O port", v);
+				vmm_die("guest wrote to an unknown I/O port",
+					v);
 			break;
 		case KVM_EXIT_INTR:
 			break;
@@ -551,11 +557,12 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 				v);
 		case KVM_EXIT_INTERNAL_ERROR:
 			if (app_cpl(vm) == 0 && !vm->hw_virt)
-				vmm_die("KVM could not emulate a guest ring-0 "
-					"instruction: this host's KVM emulates "
-					"ring 0 and cannot run SSE/AVX code "
-					"there; use ring3 mode (DUNE_MODE=ring3)",
-					v);
+				vmm_die(
+				    "KVM could not emulate a guest ring-0 "
+				    "instruction: this host's KVM emulates "
+				    "ring 0 and cannot run SSE/AVX code "
+				    "there; use ring3 mode (DUNE_MODE=ring3)",
+				    v);
 			vmm_die("KVM internal error", v);
 		case KVM_EXIT_SHUTDOWN:
 			vmm_die("guest triple fault (shutdown)", v);

@@ -19,7 +19,8 @@
 typedef uint64_t gpa_t; /* guest-physical */
 typedef uint64_t gva_t; /* guest-virtual (== host-virtual for the process) */
 
-/* ---- The VM --------------------------------------------------------------- */
+/* ---- The VM ---------------------------------------------------------------
+ */
 struct vmm_slot {
 	uint64_t start, end; /* guest-physical == host-virtual, page aligned */
 	uint32_t id;
@@ -36,7 +37,7 @@ struct vmm {
 	uint64_t xcr0;
 	int has_xcrs;
 	int has_tsc_ctrl;
-	struct kvm_cpuid2 *cpuid;   /* from KVM_GET_SUPPORTED_CPUID */
+	struct kvm_cpuid2 *cpuid; /* from KVM_GET_SUPPORTED_CPUID */
 	int guest_phys_bits;
 	int gbpages;
 	int max_slots;
@@ -55,18 +56,20 @@ struct vmm {
 	uint32_t next_id;
 
 	/* ranges the guest must never map (monitor stacks); under mem_lock */
-	struct { uint64_t start, end; } priv[VMM_MAX_PRIV];
+	struct {
+		uint64_t start, end;
+	} priv[VMM_MAX_PRIV];
 	int npriv;
 
-	atomic_int nvcpus;   /* vCPUs in use by a thread */
+	atomic_int nvcpus; /* vCPUs in use by a thread */
 	atomic_int next_vcpu;
 	atomic_flag vcpu_lock;
-	struct vmm_vcpu *vcpu_pool;           /* released, reusable vCPUs */
+	struct vmm_vcpu *vcpu_pool;	       /* released, reusable vCPUs */
 	struct vmm_vcpu *vcpus[VMM_MAX_VCPUS]; /* every vCPU, by id */
 
 	/* counters (struct dune_stats) */
 	atomic_uint_least64_t st_exits, st_syscalls, st_faults, st_signals,
-		st_syncs, st_monitor_ns;
+	    st_syncs, st_monitor_ns;
 };
 
 extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
@@ -74,9 +77,9 @@ extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
 /* Process-wide settings; they outlive a VM (a forked child's new VM
  * inherits them). */
 struct vmm_config {
-	int trace_fd;    /* -1: no syscall trace */
+	int trace_fd;	 /* -1: no syscall trace */
 	int print_stats; /* print stats at exit_group */
-	char *exec_env;  /* "A=1\0B=2\0\0": added to execve'd envs */
+	char *exec_env;	 /* "A=1\0B=2\0\0": added to execve'd envs */
 	size_t exec_env_len;
 	int n_exec_env;
 	char loader[4096]; /* the dune command, for exec'd static programs */
@@ -93,23 +96,23 @@ struct vmm_vcpu {
 	int fd;
 	int id;
 	struct kvm_run *run;
-	uint8_t *block;          /* this vCPU's GDT/TSS/IST block in the arena */
-	uint8_t *mon_stack;      /* the monitor's host stack */
+	uint8_t *block;	    /* this vCPU's GDT/TSS/IST block in the arena */
+	uint8_t *mon_stack; /* the monitor's host stack */
 	size_t mon_stack_size;
 	int tid;
-	uint64_t fault_addr;     /* last #PF address, to catch repeats */
+	uint64_t fault_addr; /* last #PF address, to catch repeats */
 	int fault_repeat;
-	int efault_repeat;       /* KVM_RUN -EFAULTs in a row */
+	int efault_repeat; /* KVM_RUN -EFAULTs in a row */
 	/* signals (vmm/signal.c) */
-	atomic_uint_least64_t pending;    /* host signals not yet delivered */
-	atomic_uint_least64_t held;       /* ... of which we blocked on host */
+	atomic_uint_least64_t pending; /* host signals not yet delivered */
+	atomic_uint_least64_t held;    /* ... of which we blocked on host */
 	siginfo_t pend_info[65];
-	stack_t altstack;                 /* the guest's sigaltstack */
-	uint8_t *xsave;                   /* scratch, xsave_size bytes */
-	struct vmm_entry_regs entry;      /* dune_enter()'s return state */
+	stack_t altstack;	     /* the guest's sigaltstack */
+	uint8_t *xsave;		     /* scratch, xsave_size bytes */
+	struct vmm_entry_regs entry; /* dune_enter()'s return state */
 	struct vmm_vcpu *pool_next;
-	void *actions;      /* private signal actions (vfork child) or NULL */
-	int vfork_child;    /* runs a CLONE_VM|CLONE_VFORK child process */
+	void *actions;	 /* private signal actions (vfork child) or NULL */
+	int vfork_child; /* runs a CLONE_VM|CLONE_VFORK child process */
 };
 
 /* ---- kvm.c: /dev/kvm, capabilities, the VM ---------------------------- */
@@ -135,6 +138,9 @@ int vmm_mem_resync_files(struct vmm *vm);
 /* Register / forget a host range the guest must never map. */
 int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end);
 void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end);
+/* 1 if [start, start+len) overlaps a private range (the guest must not
+ * unmap, remap or change dune's own memory). */
+int vmm_mem_touches_private(struct vmm *vm, uint64_t start, uint64_t len);
 /* Allocate a zeroed page from the arena pool (returns its gpa). */
 int vmm_pt_alloc(void *ctx, uint64_t *pa);
 /* Copy to/from guest memory, checking the guest page table grants user
@@ -156,8 +162,7 @@ void vmm_vcpu_free_all(struct vmm *vm);
 struct vmm_vcpu *vmm_current(void);
 /* Load the state the thread resumes with (entry, clone or fork child):
  * segments and system registers, then the GPRs. */
-int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base,
-			uint64_t gs_base);
+int vmm_vcpu_load_sregs(struct vmm_vcpu *v, uint64_t fs_base, uint64_t gs_base);
 int vmm_vcpu_load(struct vmm_vcpu *v, const struct kvm_regs *regs,
 		  uint64_t fs_base, uint64_t gs_base);
 /* Make the app's code/stack segments current (after a syscall that
@@ -211,8 +216,8 @@ int vmm_enter_asm(struct vmm_entry_regs *r, void *stack_top,
 		  void (*cont)(struct vmm_entry_regs *));
 /* clone(2) whose child starts fn(arg) on child_stack. Returns the child's
  * tid (or -errno) in the parent. */
-long vmm_clone_asm(unsigned long flags, void *child_stack, int *ptid,
-		   int *ctid, unsigned long tls, void (*fn)(void *), void *arg);
+long vmm_clone_asm(unsigned long flags, void *child_stack, int *ptid, int *ctid,
+		   unsigned long tls, void (*fn)(void *), void *arg);
 
 /* munmap(stack, size) then exit(status), using no stack in between. */
 _Noreturn void vmm_exit_thread_asm(void *stack, size_t size, long status);

@@ -147,19 +147,19 @@ int cmd_info(int argc, char **argv)
 	if (r) {
 		/* Same message dune_init would give. */
 		dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
-		printf("kvm:              unusable: %s\n", dune_strerror_detail());
+		printf("kvm:              unusable: %s\n",
+		       dune_strerror_detail());
 		return 1;
 	}
 	printf("kvm:              API %d, %d memslots, %d vCPUs max, guest "
 	       "phys %d bits, 1 GiB pages %s\n",
-	       hi.api_version, hi.nr_memslots, hi.max_vcpus,
-	       hi.guest_phys_bits, hi.gbpages ? "yes" : "no");
+	       hi.api_version, hi.nr_memslots, hi.max_vcpus, hi.guest_phys_bits,
+	       hi.gbpages ? "yes" : "no");
 	printf("kvm features used: USER_MEMORY EXT_CPUID NR_MEMSLOTS "
 	       "IMMEDIATE_EXIT XSAVE SYNC_REGS(regs,sregs) XCRS "
 	       "VCPU_TSC_CTRL\n");
 	const char *env = getenv("DUNE_MODE");
-	printf("mode:             %s (%s)\n",
-	       hi.hw_virt ? "ring0" : "ring3",
+	printf("mode:             %s (%s)\n", hi.hw_virt ? "ring0" : "ring3",
 	       env && *env ? "DUNE_MODE is set: it overrides this"
 			   : "auto; DUNE_MODE=ring0|ring3 overrides");
 	if (!measure_costs)

@@ -58,7 +58,8 @@ static int read_image(int fd, struct image *im, const char *shown)
 			continue;
 		if (p->p_filesz > p->p_memsz ||
 		    (p->p_vaddr % PG) != (p->p_offset % PG)) {
-			fprintf(stderr, "dune: %s: bad PT_LOAD segment\n", shown);
+			fprintf(stderr, "dune: %s: bad PT_LOAD segment\n",
+				shown);
 			goto out;
 		}
 		im->lo = p->p_vaddr < im->lo ? p->p_vaddr : im->lo;
@@ -85,8 +86,9 @@ static long map_image(int fd, const struct image *im, const char *shown)
 {
 	uint64_t bias = 0;
 	if (im->eh.e_type == ET_DYN) { /* static-pie: anywhere */
-		void *base = mmap(NULL, PG_UP(im->hi) - PG_DOWN(im->lo),
-				  PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *base =
+		    mmap(NULL, PG_UP(im->hi) - PG_DOWN(im->lo), PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (base == MAP_FAILED)
 			goto fail;
 		bias = (uint64_t)(uintptr_t)base - PG_DOWN(im->lo);
@@ -118,7 +120,7 @@ static long map_image(int fd, const struct image *im, const char *shown)
 			uint64_t a = p->p_filesz ? PG_UP(fend) : start;
 			if (mmap((void *)a, mend - a, prot,
 				 MAP_PRIVATE | MAP_ANONYMOUS |
-					 (flags & ~MAP_PRIVATE),
+				     (flags & ~MAP_PRIVATE),
 				 -1, 0) == MAP_FAILED)
 				goto fail;
 		}
@@ -174,27 +176,27 @@ static uint64_t build_stack(char **argv, char **envp, const struct image *im,
 			phdr = im->ph[i].p_vaddr + im->eh.e_phoff + bias;
 
 	uint64_t aux[][2] = {
-		{AT_SYSINFO_EHDR, getauxval(AT_SYSINFO_EHDR)},
-		{AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ)},
-		{AT_HWCAP, getauxval(AT_HWCAP)},
-		{AT_PAGESZ, PG},
-		{AT_CLKTCK, getauxval(AT_CLKTCK)},
-		{AT_PHDR, phdr},
-		{AT_PHENT, sizeof(Elf64_Phdr)},
-		{AT_PHNUM, im->nph},
-		{AT_BASE, 0},
-		{AT_FLAGS, 0},
-		{AT_ENTRY, im->eh.e_entry + bias},
-		{AT_UID, getuid()},
-		{AT_EUID, geteuid()},
-		{AT_GID, getgid()},
-		{AT_EGID, getegid()},
-		{AT_SECURE, 0},
-		{AT_RANDOM, (uint64_t)(uintptr_t)rnd},
-		{AT_HWCAP2, getauxval(AT_HWCAP2)},
-		{AT_EXECFN, (uint64_t)(uintptr_t)fn},
-		{AT_PLATFORM, (uint64_t)(uintptr_t)plat},
-		{AT_NULL, 0},
+	    {AT_SYSINFO_EHDR, getauxval(AT_SYSINFO_EHDR)},
+	    {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ)},
+	    {AT_HWCAP, getauxval(AT_HWCAP)},
+	    {AT_PAGESZ, PG},
+	    {AT_CLKTCK, getauxval(AT_CLKTCK)},
+	    {AT_PHDR, phdr},
+	    {AT_PHENT, sizeof(Elf64_Phdr)},
+	    {AT_PHNUM, im->nph},
+	    {AT_BASE, 0},
+	    {AT_FLAGS, 0},
+	    {AT_ENTRY, im->eh.e_entry + bias},
+	    {AT_UID, getuid()},
+	    {AT_EUID, geteuid()},
+	    {AT_GID, getgid()},
+	    {AT_EGID, getegid()},
+	    {AT_SECURE, 0},
+	    {AT_RANDOM, (uint64_t)(uintptr_t)rnd},
+	    {AT_HWCAP2, getauxval(AT_HWCAP2)},
+	    {AT_EXECFN, (uint64_t)(uintptr_t)fn},
+	    {AT_PLATFORM, (uint64_t)(uintptr_t)plat},
+	    {AT_NULL, 0},
 	};
 	size_t words = 1 + (size_t)argc + 1 + (size_t)envc + 1 +
 		       2 * (sizeof(aux) / sizeof(aux[0]));

@@ -8,22 +8,25 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: dune COMMAND [ARGS]\n"
-	      "\n"
-	      "Run ordinary Linux programs with direct access to privileged CPU\n"
-	      "features, inside a KVM guest that keeps the process's PID, files\n"
-	      "and addresses.\n"
-	      "\n"
-	      "commands:\n"
-	      "  run [OPTIONS] [--] PROGRAM [ARGS...]\n"
-	      "                     run PROGRAM under dune (see dune run --help)\n"
-	      "  info               host virtualization, KVM capabilities, the\n"
-	      "                     mode dune picks, and measured exit/fault costs\n"
-	      "  --help, -h         this help\n"
-	      "  --version          print the version\n"
-	      "\n"
-	      "environment: DUNE_MODE=ring0|ring3|auto overrides the mode.\n",
-	      f);
+	fputs(
+	    "usage: dune COMMAND [ARGS]\n"
+	    "\n"
+	    "Run ordinary Linux programs with direct access to privileged CPU\n"
+	    "features, inside a KVM guest that keeps the process's PID, files\n"
+	    "and addresses.\n"
+	    "\n"
+	    "commands:\n"
+	    "  run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	    "                     run PROGRAM under dune (see dune run "
+	    "--help)\n"
+	    "  info               host virtualization, KVM capabilities, the\n"
+	    "                     mode dune picks, and measured exit/fault "
+	    "costs\n"
+	    "  --help, -h         this help\n"
+	    "  --version          print the version\n"
+	    "\n"
+	    "environment: DUNE_MODE=ring0|ring3|auto overrides the mode.\n",
+	    f);
 }
 
 int main(int argc, char **argv)

@@ -28,25 +28,27 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: dune run [OPTIONS] [--] PROGRAM [ARGS...]\n"
-	      "\n"
-	      "Run PROGRAM inside a KVM guest with the same PID, files,\n"
-	      "environment and exit status as without dune.\n"
-	      "\n"
-	      "options:\n"
-	      "  --mode ring0|ring3|auto  privilege mode of the program in the\n"
-	      "                           guest (default auto: ring0 with VT-x/\n"
-	      "                           AMD-V, ring3 on software KVM)\n"
-	      "  --trace[=FILE]           log every forwarded syscall (name,\n"
-	      "                           arguments, result) to stderr or FILE\n"
-	      "  --stats                  print exits, syscalls, faults, signals\n"
-	      "                           and time in the monitor at exit\n"
-	      "  --argv0 NAME             run PROGRAM with argv[0] = NAME\n"
-	      "  --help                   this help\n"
-	      "\n"
-	      "exit status: the program's; 125 if dune itself failed, 126 if\n"
-	      "PROGRAM cannot be executed, 127 if it was not found.\n",
-	      f);
+	fputs(
+	    "usage: dune run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	    "\n"
+	    "Run PROGRAM inside a KVM guest with the same PID, files,\n"
+	    "environment and exit status as without dune.\n"
+	    "\n"
+	    "options:\n"
+	    "  --mode ring0|ring3|auto  privilege mode of the program in the\n"
+	    "                           guest (default auto: ring0 with VT-x/\n"
+	    "                           AMD-V, ring3 on software KVM)\n"
+	    "  --trace[=FILE]           log every forwarded syscall (name,\n"
+	    "                           arguments, result) to stderr or FILE\n"
+	    "  --stats                  print exits, syscalls, faults, "
+	    "signals\n"
+	    "                           and time in the monitor at exit\n"
+	    "  --argv0 NAME             run PROGRAM with argv[0] = NAME\n"
+	    "  --help                   this help\n"
+	    "\n"
+	    "exit status: the program's; 125 if dune itself failed, 126 if\n"
+	    "PROGRAM cannot be executed, 127 if it was not found.\n",
+	    f);
 }
 
 /* Find prog the way execvp(3) would. */
@@ -105,8 +107,10 @@ static int check_program(const char *shown, const char *path, int *is_static)
 	}
 	if (n < 4 || memcmp(magic, ELFMAG, SELFMAG)) {
 		close(fd);
-		fprintf(stderr, "dune: %s: cannot execute: not an ELF executable "
-				"or a #! script (Exec format error)\n", shown);
+		fprintf(stderr,
+			"dune: %s: cannot execute: not an ELF executable "
+			"or a #! script (Exec format error)\n",
+			shown);
 		return EXIT_NOEXEC;
 	}
 	int rc = 0;
@@ -114,20 +118,24 @@ static int check_program(const char *shown, const char *path, int *is_static)
 	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
 	GElf_Ehdr eh;
 	if (!e || !gelf_getehdr(e, &eh)) {
-		fprintf(stderr, "dune: %s: cannot execute: malformed ELF (%s)\n",
-			shown, elf_errmsg(-1));
+		fprintf(stderr,
+			"dune: %s: cannot execute: malformed ELF (%s)\n", shown,
+			elf_errmsg(-1));
 		rc = EXIT_NOEXEC;
 	} else if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 		   eh.e_machine != EM_X86_64) {
-		fprintf(stderr, "dune: %s: cannot execute binary file: ELF for "
-				"another architecture (e_machine %d, %d-bit); "
-				"dune runs x86-64 programs\n", shown,
-			eh.e_machine,
+		fprintf(stderr,
+			"dune: %s: cannot execute binary file: ELF for "
+			"another architecture (e_machine %d, %d-bit); "
+			"dune runs x86-64 programs\n",
+			shown, eh.e_machine,
 			eh.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : 32);
 		rc = EXIT_NOEXEC;
 	} else if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) {
-		fprintf(stderr, "dune: %s: cannot execute: ELF is not an "
-				"executable (type %d)\n", shown, eh.e_type);
+		fprintf(stderr,
+			"dune: %s: cannot execute: ELF is not an "
+			"executable (type %d)\n",
+			shown, eh.e_type);
 		rc = EXIT_NOEXEC;
 	} else {
 		size_t nph = 0;
@@ -135,7 +143,8 @@ static int check_program(const char *shown, const char *path, int *is_static)
 		elf_getphdrnum(e, &nph);
 		for (size_t i = 0; i < nph; i++) {
 			GElf_Phdr ph;
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
+			if (gelf_getphdr(e, (int)i, &ph) &&
+			    ph.p_type == PT_INTERP)
 				dynamic = 1;
 		}
 		*is_static = !dynamic;
@@ -185,11 +194,14 @@ int cmd_run(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--mode") || !strncmp(a, "--mode=", 7)) {
-			mode = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+			mode = a[6] == '=' ? a + 7
+					   : (i + 1 < argc ? argv[++i] : "");
 			if (strcmp(mode, "ring0") && strcmp(mode, "ring3") &&
 			    strcmp(mode, "auto")) {
-				fprintf(stderr, "dune run: --mode must be ring0, "
-						"ring3 or auto, not '%s'\n", mode);
+				fprintf(stderr,
+					"dune run: --mode must be ring0, "
+					"ring3 or auto, not '%s'\n",
+					mode);
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--trace")) {
@@ -197,21 +209,25 @@ int cmd_run(int argc, char **argv)
 		} else if (!strncmp(a, "--trace=", 8)) {
 			trace = a + 8;
 			if (!*trace) {
-				fprintf(stderr, "dune run: --trace= needs a file "
-						"name\n");
+				fprintf(stderr,
+					"dune run: --trace= needs a file "
+					"name\n");
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--argv0")) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "dune run: --argv0 needs a value\n");
+				fprintf(stderr,
+					"dune run: --argv0 needs a value\n");
 				return EXIT_USAGE;
 			}
 			argv0 = argv[++i];
 		} else if (!strcmp(a, "--stats")) {
 			stats = 1;
 		} else {
-			fprintf(stderr, "dune run: unknown option '%s' (try dune "
-					"run --help)\n", a);
+			fprintf(stderr,
+				"dune run: unknown option '%s' (try dune "
+				"run --help)\n",
+				a);
 			return EXIT_USAGE;
 		}
 	}

@@ -37,8 +37,8 @@
 #define DUNE_PORT_NOP 0xd3
 
 /* Hypercall numbers for DUNE_PORT_HCALL. */
-#define DUNE_HC_NOP 0   /* returns 0: used to measure a bare exit */
-#define DUNE_HC_EXIT 1  /* rdi = status; ends the process (payload tests) */
+#define DUNE_HC_NOP 0	/* returns 0: used to measure a bare exit */
+#define DUNE_HC_EXIT 1	/* rdi = status; ends the process (payload tests) */
 #define DUNE_HC_PANIC 2 /* rdi = guest address of a NUL-terminated message */
 
 /* ---- Segment selectors (GDT layout, one GDT per vCPU) ------------------

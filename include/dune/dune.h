@@ -20,13 +20,14 @@ extern "C" {
 
 /* Privilege mode of the application inside the guest. */
 enum dune_mode {
-	DUNE_MODE_AUTO = 0,  /* ring 0 with VT-x/AMD-V, ring 3 on software KVM */
+	DUNE_MODE_AUTO = 0, /* ring 0 with VT-x/AMD-V, ring 3 on software KVM */
 	DUNE_MODE_RING0 = 1, /* app at guest CPL0 (Dune's model) */
 	DUNE_MODE_RING3 = 2, /* app at guest CPL3 under guestlib's kernel */
 };
 
 /* dune_init() flags. */
-#define DUNE_INIT_QUIET 0x1 /* do not print the reason of a failure to stderr */
+#define DUNE_INIT_QUIET 0x1 /* do not print the reason of a failure to stderr  \
+			     */
 #define DUNE_INIT_STATS 0x2 /* print struct dune_stats to stderr at exit */
 
 /* Prepare the process: open /dev/kvm, check its capabilities, create the VM,
@@ -65,14 +66,14 @@ const char *dune_strerror_detail(void);
 /* Per-process counters, summed over all vCPUs. Reading them costs no exit:
  * they are kept by the vmm in host memory. */
 struct dune_stats {
-	uint64_t exits;          /* KVM_RUN returns, all reasons */
-	uint64_t syscalls;       /* forwarded syscalls */
-	uint64_t faults;         /* guest exceptions reaching the vmm */
-	uint64_t signals;        /* signal frames delivered into the guest */
-	uint64_t pt_syncs;       /* page-table/memslot re-syncs */
-	uint64_t memslots;       /* memslots currently in use */
-	uint64_t memslot_bytes;  /* bytes covered by memslots */
-	uint64_t monitor_ns;     /* time spent in the vmm outside KVM_RUN */
+	uint64_t exits;		/* KVM_RUN returns, all reasons */
+	uint64_t syscalls;	/* forwarded syscalls */
+	uint64_t faults;	/* guest exceptions reaching the vmm */
+	uint64_t signals;	/* signal frames delivered into the guest */
+	uint64_t pt_syncs;	/* page-table/memslot re-syncs */
+	uint64_t memslots;	/* memslots currently in use */
+	uint64_t memslot_bytes; /* bytes covered by memslots */
+	uint64_t monitor_ns;	/* time spent in the vmm outside KVM_RUN */
 };
 void dune_get_stats(struct dune_stats *out);
 
@@ -99,13 +100,13 @@ int dune_set_exec_loader(const char *path);
 
 /* Host virtualization facts, for `dune info`. */
 struct dune_host_info {
-	int api_version;       /* KVM_GET_API_VERSION */
-	int hw_virt;           /* 1: host CPU has vmx/svm; 0: software KVM */
-	int nr_memslots;       /* KVM_CAP_NR_MEMSLOTS */
-	int max_vcpus;         /* KVM_CAP_MAX_VCPUS */
-	int guest_phys_bits;   /* guest MAXPHYADDR */
-	int gbpages;           /* 1 GiB pages in the supported CPUID */
-	char cpu[64];          /* CPUID brand string */
+	int api_version;     /* KVM_GET_API_VERSION */
+	int hw_virt;	     /* 1: host CPU has vmx/svm; 0: software KVM */
+	int nr_memslots;     /* KVM_CAP_NR_MEMSLOTS */
+	int max_vcpus;	     /* KVM_CAP_MAX_VCPUS */
+	int guest_phys_bits; /* guest MAXPHYADDR */
+	int gbpages;	     /* 1 GiB pages in the supported CPUID */
+	char cpu[64];	     /* CPUID brand string */
 };
 int dune_host_info(struct dune_host_info *out);
 

@@ -15,14 +15,13 @@ extern "C" {
 struct dune_tf {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
 	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
-	uint64_t vec, err;                    /* pushed by the stub */
-	uint64_t rip, cs, rflags, rsp, ss;    /* pushed by the CPU */
+	uint64_t vec, err;		   /* pushed by the stub */
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
 
 /* A page-fault handler: addr = CR2, fec = error code (DUNE_PF_* bits in
  * dune/abi.h). It may change tf (rip, registers) and return to resume. */
-typedef void (*dune_pgflt_cb)(uintptr_t addr, uint64_t fec,
-			      struct dune_tf *tf);
+typedef void (*dune_pgflt_cb)(uintptr_t addr, uint64_t fec, struct dune_tf *tf);
 /* A handler for any exception vector 0..31. */
 typedef void (*dune_intr_cb)(struct dune_tf *tf);
 
