@@ -159,6 +159,12 @@ static void host_handler(int sig, siginfo_t *si, void *uc)
 		return; /* re-executes the fault and dies with the signal */
 	}
 	v->pend_info[sig] = *si;
+	/* Keep sig blocked on the host until the guest has it, so a second
+	 * real-time instance stays queued in the kernel instead of
+	 * overwriting this one. build_frame() and the guest's sigreturn
+	 * unblock it. */
+	sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);
+	atomic_fetch_or(&v->held, SIGBIT(sig));
 	atomic_fetch_or(&v->pending, SIGBIT(sig));
 	v->run->immediate_exit = 1;
 }
@@ -351,6 +357,7 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 	sp = ((sp + 8) & ~15ull) - 8; /* as if called: rsp+8 is 16-aligned */
 
 	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
+	mask &= ~atomic_load(&v->held); /* the guest's own mask */
 	memset(&f, 0, sizeof(f));
 	f.pretcode = a->restorer;
 	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
@@ -380,7 +387,8 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 	if (to_alt && (v->altstack.ss_flags & SS_AUTODISARM))
 		v->altstack.ss_size = 0;
 
-	uint64_t nmask = mask | a->mask;
+	atomic_fetch_and(&v->held, ~SIGBIT(sig));
+	uint64_t nmask = mask | a->mask | atomic_load(&v->held);
 	if (!(a->flags & SA_NODEFER))
 		nmask |= SIGBIT(sig);
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &nmask, NULL, 8);
@@ -405,6 +413,7 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 	struct gctx c;
 	siginfo_t si;
 	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
+	mask &= ~atomic_load(&v->held);
 	if (!has_handler(v, sig) || (mask & SIGBIT(sig)))
 		die_by(sig); /* as force_sig(): blocked or default kills */
 	memset(&si, 0, sizeof(si));
@@ -420,6 +429,14 @@ static int text_of_guestlib(uint64_t rip)
 {
 	return rip >= (uint64_t)(uintptr_t)gl_text_start &&
 	       rip < (uint64_t)(uintptr_t)gl_text_end;
+}
+
+/* Unblock a held signal we will not frame (its action changed). */
+static void release_held(struct vmm_vcpu *v, int sig)
+{
+	uint64_t m = SIGBIT(sig);
+	if (atomic_fetch_and(&v->held, ~m) & m)
+		vmm_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, 8);
 }
 
 void vmm_signal_deliver_pending(struct vmm_vcpu *v)
@@ -442,6 +459,9 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 		if (!(p & SIGBIT(sig)))
 			continue;
 		atomic_fetch_and(&v->pending, ~SIGBIT(sig));
+		if (acts(v)[sig].handler == (uint64_t)SIG_IGN ||
+		    acts(v)[sig].handler == (uint64_t)SIG_DFL)
+			release_held(v, sig);
 		if (acts(v)[sig].handler == (uint64_t)SIG_IGN)
 			continue;
 		if (acts(v)[sig].handler == (uint64_t)SIG_DFL) {

@@ -301,6 +301,7 @@ void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 	v->mon_stack = NULL;
 	v->mon_stack_size = 0;
 	atomic_store(&v->pending, 0);
+	atomic_store(&v->held, 0);
 	memset(&v->altstack, 0, sizeof(v->altstack));
 	v->fault_addr = 0;
 	v->fault_repeat = 0;
