@@ -1,0 +1,298 @@
+/* tests/kvm/test_errors.c: expected failures for every bad input: missing
+ * or wrong KVM device, no permission, bad mode, running out of memslots,
+ * and hypercalls from code that may not make them. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dune/dune.h"
+#include "helpers.h"
+
+/* After a failed dune_init nothing is left: no fd, no mode, no entry. */
+static void expect_clean_failure(int fds_before)
+{
+	cr_assert_eq(count_fds(), fds_before, "a failed dune_init leaked fds");
+	cr_assert_eq(dune_get_mode(), DUNE_MODE_AUTO);
+	cr_assert_eq(dune_enter(), -EPERM, "entering after a failed init");
+	cr_assert_eq(dune_is_inside(), 0);
+}
+
+/* ... and dune_init may be called again. */
+static void expect_retry_works(void)
+{
+	unsetenv("DUNE_KVM_DEV");
+	unsetenv("DUNE_MODE");
+	int r = dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET);
+	cr_assert_eq(r, 0, "dune_init after a failure: %s (%s)", strerror(-r),
+		     dune_strerror_detail());
+	cr_assert_str_eq(dune_strerror_detail(), "",
+			 "a stale failure detail is still reported");
+	cr_assert_eq(dune_destroy(), 0);
+}
+
+Test(errors, missing_kvm_device)
+{
+	const char *path = "/nonexistent-dune-test/kvm";
+	int fds = count_fds();
+	setenv("DUNE_KVM_DEV", path, 1);
+	int r = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
+	cr_assert_eq(r, -ENOENT, "got %d (%s)", r, strerror(-r));
+	const char *d = dune_strerror_detail();
+	cr_assert_not_null(strstr(d, path), "detail does not name %s: '%s'",
+			   path, d);
+	expect_clean_failure(fds);
+	expect_retry_works();
+}
+
+Test(errors, dev_null_is_not_kvm)
+{
+	int fds = count_fds();
+	setenv("DUNE_KVM_DEV", "/dev/null", 1);
+	int r = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
+	cr_assert_eq(r, -ENOSYS, "got %d (%s)", r, strerror(-r));
+	const char *d = dune_strerror_detail();
+	cr_assert_not_null(strstr(d, "not a KVM device"), "detail: '%s'", d);
+	cr_assert_not_null(strstr(d, "/dev/null"), "detail: '%s'", d);
+	expect_clean_failure(fds);
+	expect_retry_works();
+}
+
+/* Without DUNE_INIT_QUIET the reason goes to stderr (for programs that
+ * just call dune_init and exit on failure). */
+Test(errors, failure_reason_printed_unless_quiet)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(stderr);
+	int saved = dup(2);
+	cr_assert_eq(dup2(p[1], 2), 2);
+	setenv("DUNE_KVM_DEV", "/dev/null", 1);
+	int r = dune_init(DUNE_MODE_AUTO, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(p[1]);
+	cr_assert_eq(r, -ENOSYS);
+	char buf[512] = {0};
+	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0, "nothing printed");
+	cr_assert_not_null(strstr(buf, "not a KVM device"), "printed: '%s'",
+			   buf);
+	/* Quiet: nothing. */
+	cr_assert_eq(pipe(p), 0);
+	dup2(p[1], 2);
+	r = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(p[1]);
+	cr_assert_eq(r, -ENOSYS);
+	cr_assert_eq(read(p[0], buf, sizeof(buf)), 0, "QUIET printed");
+}
+
+Test(errors, kvm_device_not_permitted)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to drop to an unprivileged uid");
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char msg[300];
+		int r;
+		if (setresgid(65534, 65534, 65534) ||
+		    setgroups(0, NULL) || setresuid(65534, 65534, 65534)) {
+			r = 1000;
+			snprintf(msg, sizeof(msg), "%d cannot drop to 65534", r);
+		} else {
+			int fd = open("/dev/kvm", O_RDWR);
+			if (fd >= 0) {
+				r = 1001; /* world-accessible device */
+				snprintf(msg, sizeof(msg), "%d", r);
+			} else {
+				r = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
+				snprintf(msg, sizeof(msg), "%d %s", r,
+					 dune_strerror_detail());
+			}
+		}
+		ssize_t w = write(p[1], msg, strlen(msg));
+		_exit(w > 0 ? 0 : 1);
+	}
+	close(p[1]);
+	char buf[300] = {0};
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_gt(n, 0, "child reported nothing (status %#x)", st);
+	int r = atoi(buf);
+	if (r == 1001)
+		cr_skip_test("/dev/kvm is accessible to every user on this "
+			     "host: cannot provoke EACCES");
+	cr_assert_neq(r, 1000, "%s", buf);
+	cr_assert_eq(r, -EACCES, "dune_init as uid 65534: %s", buf);
+	cr_assert_not_null(strstr(buf, "permission"),
+			   "detail does not talk about permission: %s", buf);
+	cr_assert_not_null(strstr(buf, "/dev/kvm"), "detail: %s", buf);
+}
+
+Test(errors, invalid_mode_value)
+{
+	int fds = count_fds();
+	int r = dune_init((enum dune_mode)7, DUNE_INIT_QUIET);
+	cr_assert_eq(r, -EINVAL, "got %d", r);
+	cr_assert_not_null(strstr(dune_strerror_detail(), "7"), "detail: '%s'",
+			   dune_strerror_detail());
+	expect_clean_failure(fds);
+	r = dune_init((enum dune_mode)-1, DUNE_INIT_QUIET);
+	cr_assert_eq(r, -EINVAL, "mode -1: got %d", r);
+	expect_retry_works();
+}
+
+Test(errors, invalid_dune_mode_env)
+{
+	int fds = count_fds();
+	setenv("DUNE_MODE", "bogus", 1);
+	int r = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
+	cr_assert_eq(r, -EINVAL, "got %d", r);
+	cr_assert_not_null(strstr(dune_strerror_detail(), "bogus"),
+			   "detail: '%s'", dune_strerror_detail());
+	expect_clean_failure(fds);
+	/* An explicit mode does not read DUNE_MODE. */
+	r = dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET);
+	cr_assert_eq(r, 0, "explicit mode with DUNE_MODE=bogus: %d", r);
+	cr_assert_eq(dune_destroy(), 0);
+	/* A valid value is honoured with DUNE_MODE_AUTO. */
+	setenv("DUNE_MODE", "ring0", 1);
+	cr_assert_eq(dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET), 0);
+	cr_assert_eq(dune_get_mode(), DUNE_MODE_RING0);
+	cr_assert_eq(dune_destroy(), 0);
+	setenv("DUNE_MODE", "ring3", 1);
+	cr_assert_eq(dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET), 0);
+	cr_assert_eq(dune_get_mode(), DUNE_MODE_RING3);
+	cr_assert_eq(dune_destroy(), 0);
+}
+
+#define PG 4096ul
+
+Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
+{
+	const int cap = 64, npages = 1024;
+	struct dune_stats st;
+	setenv("DUNE_MAX_MEMSLOTS", "64", 1);
+	enter_or_fail(DUNE_MODE_RING3);
+	dune_get_stats(&st);
+	cr_assert_lt(st.memslots, (uint64_t)cap,
+		     "the process alone needs %llu slots",
+		     (unsigned long long)st.memslots);
+
+	/* Every other page of a PROT_NONE region made RW: each needs a slot
+	 * of its own. */
+	char *region = mmap(NULL, npages * PG, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(region, MAP_FAILED);
+	int i, r = 0, err = 0;
+	for (i = 0; i < npages / 2; i++) {
+		r = mprotect(region + 2 * i * PG, PG, PROT_READ | PROT_WRITE);
+		if (r) {
+			err = errno;
+			break;
+		}
+		region[2 * i * PG] = (char)i;
+	}
+	cr_assert_eq(r, -1, "%d separate mappings and no failure with a cap "
+			    "of %d memslots", i, cap);
+	cr_assert_eq(err, ENOMEM, "mprotect failed with %s, want ENOMEM",
+		     strerror(err));
+	cr_assert_gt(i, 0);
+	dune_get_stats(&st);
+	cr_assert_leq(st.memslots, (uint64_t)cap, "%llu memslots in use",
+		      (unsigned long long)st.memslots);
+
+	/* The process survived with its memory intact. */
+	for (int j = 0; j < i; j++)
+		cr_assert_eq(region[2 * j * PG], (char)j, "page %d", j);
+	/* A new separate mapping cannot get a slot either: clean ENOMEM. */
+	char *lone = mmap(region + (2 * i + 4) * PG, PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	cr_assert_eq(lone, MAP_FAILED, "mmap got a slot beyond the cap");
+	cr_assert_eq(errno, ENOMEM, "mmap: %s", strerror(errno));
+
+	/* Free 8 slots; then the failed page and a new mapping work. */
+	for (int j = 0; j < 8; j++)
+		cr_assert_eq(mprotect(region + 2 * j * PG, PG, PROT_NONE), 0);
+	cr_assert_eq(mprotect(region + 2 * i * PG, PG, PROT_READ | PROT_WRITE),
+		     0, "mprotect after freeing slots: %s", strerror(errno));
+	region[2 * i * PG] = 'x';
+	cr_assert_eq(region[2 * i * PG], 'x');
+	lone = mmap(region + (2 * i + 4) * PG, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	cr_assert_neq(lone, MAP_FAILED, "mmap after freeing slots: %s",
+		      strerror(errno));
+	lone[100] = 'y';
+	cr_assert_eq(lone[100], 'y');
+	cr_assert_eq(munmap(region, npages * PG), 0);
+	dune_get_stats(&st);
+	cr_assert_lt(st.memslots, (uint64_t)cap - 8,
+		     "munmap did not give the slots back");
+}
+
+/* `out` to a port ring 3 may not use: natively (no ioperm) a #GP, i.e.
+ * SIGSEGV with si_code SI_KERNEL. The hypercall and trap ports are
+ * ring-0 only inside the guest, so the program must see the same. */
+static void out_d2(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("outb %%al, $0xd2" ::"a"(99) : "memory");
+}
+static void out_d1(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("outb %%al, $0xd1" ::"a"(0) : "memory");
+}
+static void out_80(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("outb %%al, $0x80" ::"a"(0) : "memory");
+}
+
+Test(errors, ring3_hypercall_port_is_sigsegv, .timeout = 30)
+{
+	void (*fns[])(void *) = {out_d2, out_d1, out_80};
+	const char *names[] = {"0xd2 (hypercall)", "0xd1 (trap)", "0x80"};
+	siginfo_t native[3], guest;
+	for (int k = 0; k < 3; k++)
+		cr_assert_eq(probe_call(fns[k], NULL, &native[k]), SIGSEGV,
+			     "natively, out to %s is not SIGSEGV", names[k]);
+	enter_or_fail(DUNE_MODE_RING3);
+	for (int k = 0; k < 3; k++) {
+		struct dune_stats s0, s1;
+		dune_get_stats(&s0);
+		int sig = probe_call(fns[k], NULL, &guest);
+		dune_get_stats(&s1);
+		cr_assert_geq(s1.signals, s0.signals + 1,
+			      "port %s: the signal did not come from the vmm",
+			      names[k]);
+		cr_assert_eq(sig, SIGSEGV, "out to port %s: signal %d", names[k],
+			     sig);
+		cr_assert_eq(guest.si_code, native[k].si_code,
+			     "port %s: si_code %d, natively %d", names[k],
+			     guest.si_code, native[k].si_code);
+		cr_assert_eq(guest.si_addr, native[k].si_addr,
+			     "port %s: si_addr %p, natively %p", names[k],
+			     guest.si_addr, native[k].si_addr);
+	}
+	/* Still alive and inside; the ring-3 port still works. */
+	assert_forwarding();
+	struct dune_stats s0, s1;
+	dune_get_stats(&s0);
+	dune_exit_nop();
+	dune_get_stats(&s1);
+	cr_assert_geq(s1.exits, s0.exits + 1);
+}
