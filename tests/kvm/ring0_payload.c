@@ -131,6 +131,39 @@ _Noreturn void r0_pagefault(void)
 	finish(R0_OK);
 }
 
+_Noreturn void r0_unhandled_fault(void)
+{
+	enter_ring0();
+	r0_load(R0_FAULT_VA);
+	finish(12); /* the fault was ignored */
+}
+
+static volatile uint64_t ud_count, ud_vec, ud_rip;
+
+void r0_ud_handler(struct dune_tf *tf)
+{
+	ud_count++;
+	ud_vec = tf->vec;
+	ud_rip = tf->rip;
+	tf->rip += 2; /* sizeof ud2 */
+}
+
+_Noreturn void r0_invalid_opcode(void)
+{
+	uint64_t at;
+	enter_ring0();
+	__asm__ volatile("lea 0f(%%rip), %0\n"
+			 "0: ud2\n"
+			 : "=r"(at)::"memory");
+	if (ud_count != 1)
+		finish(12);
+	if (ud_vec != 6)
+		finish(13);
+	if (ud_rip != at)
+		finish(14);
+	finish(R0_OK);
+}
+
 static inline long hcall(long nr, long a0)
 {
 	long ret = nr;

@@ -29,6 +29,13 @@ _Noreturn void r0_syscalls(const struct r0_args *a);
  * (registered by the test) advancing rip past the faulting instruction. */
 _Noreturn void r0_pagefault(void);
 void r0_pgflt_handler(uintptr_t addr, uint64_t fec, struct dune_tf *tf);
+/* A #PF with no handler registered: the vmm turns it into SIGSEGV, which
+ * (no guest handler) kills the process as natively. Never returns. */
+_Noreturn void r0_unhandled_fault(void);
+/* ud2 (#UD, vector 6) handled by r0_ud_handler (registered by the test
+ * with dune_register_intr_handler), which skips the 2-byte instruction. */
+_Noreturn void r0_invalid_opcode(void);
+void r0_ud_handler(struct dune_tf *tf);
 /* Hypercall 99 (unknown) returns -ENOSYS in rax; DUNE_HC_NOP returns 0. */
 _Noreturn void r0_hypercalls(void);
 /* Ends through DUNE_HC_EXIT with R0_HC_EXIT_CODE. */

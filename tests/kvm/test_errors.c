@@ -212,6 +212,8 @@ Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
 		     strerror(err));
 	cr_assert_gt(i, 0);
 	dune_get_stats(&st);
+	cr_log_info("ENOMEM after %d separate RW pages; %llu memslots in use", i,
+		    (unsigned long long)st.memslots);
 	cr_assert_leq(st.memslots, (uint64_t)cap, "%llu memslots in use",
 		      (unsigned long long)st.memslots);
 

@@ -31,6 +31,20 @@ Test(libc, enter_api_contract)
 	assert_forwarding();
 }
 
+/* DUNE_MODE_AUTO: ring 0 with VT-x/AMD-V, ring 3 on software KVM. */
+Test(libc, auto_mode_follows_the_host)
+{
+	struct dune_host_info hi;
+	cr_assert_eq(dune_host_info(&hi), 0);
+	cr_assert_eq(dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET), 0, "%s",
+		     dune_strerror_detail());
+	cr_assert_eq(dune_get_mode(),
+		     hi.hw_virt ? DUNE_MODE_RING0 : DUNE_MODE_RING3,
+		     "hw_virt=%d but mode %d", hi.hw_virt, dune_get_mode());
+	cr_assert_eq(dune_destroy(), 0);
+	cr_assert_eq(dune_get_mode(), DUNE_MODE_AUTO, "mode after destroy");
+}
+
 static void *report_inside(void *arg)
 {
 	(void)arg;

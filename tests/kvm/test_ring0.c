@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,21 @@ Test(ring0, page_fault_handler_skips_faulting_instruction,
 	init_ring0();
 	cr_assert_eq(dune_register_pgflt_handler(r0_pgflt_handler), 0);
 	r0_pagefault();
+}
+
+Test(ring0, unhandled_page_fault_is_sigsegv, .signal = SIGSEGV,
+     .timeout = 60)
+{
+	cr_assert_eq(msync((void *)(uintptr_t)R0_FAULT_VA, 4096, MS_ASYNC), -1);
+	init_ring0();
+	r0_unhandled_fault();
+}
+
+Test(ring0, intr_handler_skips_ud2, .exit_code = R0_OK, .timeout = 60)
+{
+	init_ring0();
+	cr_assert_eq(dune_register_intr_handler(6, r0_ud_handler), 0);
+	r0_invalid_opcode();
 }
 
 Test(ring0, unknown_hypercall_returns_enosys, .exit_code = R0_OK,
