@@ -343,6 +343,9 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	case SYS_clone3:
 		ret = -ENOSYS; /* libc falls back to clone(2) */
 		break;
+	case DUNE_SYS_QUERY:
+		ret = DUNE_ABI_VERSION;
+		break;
 	case SYS_fork:
 		ret = sys_fork(v, r, nr);
 		break;

@@ -41,6 +41,11 @@
 #define DUNE_HC_EXIT 1	/* rdi = status; ends the process (payload tests) */
 #define DUNE_HC_PANIC 2 /* rdi = guest address of a NUL-terminated message */
 
+/* A syscall number Linux does not have (it answers -ENOSYS); the vmm
+ * answers DUNE_ABI_VERSION. "Am I inside?" without TLS, which the guest
+ * owns, and without trusting CS, which software KVM shows as the host's. */
+#define DUNE_SYS_QUERY 0x64756e65 /* "dune" */
+
 /* ---- Segment selectors (GDT layout, one GDT per vCPU) ------------------
  * Order is dictated by syscall/sysret: STAR[47:32] = KCODE (SS = KCODE + 8),
  * STAR[63:48] = KDATA (sysret CS = KDATA + 16, SS = KDATA + 8).
