@@ -52,9 +52,10 @@ struct bench_counts {
 /* dune_get_stats() of this process (all zero before dune_init). Costs no
  * exit, so it may bracket a timed loop. */
 void bench_counts_read(struct bench_counts *c);
-/* 1 if the calling thread is inside the guest: a getppid() is counted as
- * forwarded. (dune_is_inside() reads %cs, which on software KVM 'kvm_pvm'
- * shows the host's 0x33 inside the guest too, so it returns 0 there.) */
+/* 1 if the calling thread is inside the guest: dune_is_inside() says so and
+ * the syscall it makes was counted as forwarded (a check of the API that
+ * does not trust the API alone; before commit a43c664 dune_is_inside()
+ * read %cs, which software KVM shows as the host's 0x33 inside too). */
 int bench_inside(void);
 /* *d = b - a */
 void bench_counts_sub(struct bench_counts *d, const struct bench_counts *b,

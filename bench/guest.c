@@ -40,8 +40,9 @@ static _Noreturn void child_main(int req_fd, int resp_fd, bench_guest_fn fn)
 			strerror(-r), dune_strerror_detail());
 		m.err = -r;
 	} else if (!bench_inside()) {
-		fprintf(stderr, "bench: dune_enter returned 0 but syscalls "
-				"are not forwarded\n");
+		fprintf(stderr, "bench: dune_enter returned 0 but the thread "
+				"is not inside (dune_is_inside or the syscall "
+				"counter)\n");
 		m.err = EPROTO;
 	}
 	m.result = (uint64_t)dune_get_mode();

@@ -34,8 +34,11 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
 		>/dev/null || { echo "bench/run.sh: cmake configure failed" >&2; exit 1; }
 fi
-cmake --build "$BUILD" --target benchmarks -j "$JOBS" >/dev/null ||
-	{ echo "bench/run.sh: build failed (run: cmake --build $BUILD --target benchmarks)" >&2; exit 1; }
+if ! log=$(cmake --build "$BUILD" --target benchmarks -j "$JOBS" 2>&1); then
+	echo "$log" | grep -E -A4 'error|FAILED' | head -40 >&2
+	echo "bench/run.sh: build failed (cmake --build $BUILD --target benchmarks)" >&2
+	exit 1
+fi
 BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
 [ "$BTYPE" = Release ] || echo "bench/run.sh: warning: $BUILD is a '$BTYPE' build, not Release; numbers are not comparable with docs/benchmarks.md" >&2
 B=$BUILD/bench
