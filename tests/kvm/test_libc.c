@@ -207,3 +207,26 @@ Test(libc, errno_is_the_hosts)
 	cr_assert_eq(access("/", R_OK), 0);
 	assert_forwarding();
 }
+
+/* dune_set_trace_fd(): one line per forwarded syscall with its result. */
+Test(libc, syscall_trace_to_fd)
+{
+	int p[2];
+	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
+	cr_assert_eq(dune_set_trace_fd(p[1]), 0);
+	enter_or_fail(DUNE_MODE_RING3);
+	(void)getppid();
+	cr_assert_eq(open("/nonexistent-dune-trace", O_RDONLY), -1);
+	cr_assert_eq(dune_set_trace_fd(-1), 0);
+	char buf[4096] = {0};
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0, "nothing traced");
+	cr_assert_not_null(strstr(buf, "getppid("), "trace: %s", buf);
+	cr_assert_not_null(strstr(buf, "openat("), "trace: %s", buf);
+	cr_assert_not_null(strstr(buf, "ENOENT"), "trace: %s", buf);
+	/* Off: nothing more. */
+	(void)getppid();
+	cr_assert_eq(read(p[0], buf, sizeof(buf)), -1, "traced after turning "
+							"tracing off");
+	cr_assert_eq(errno, EAGAIN);
+}

@@ -201,3 +201,48 @@ Test(memory, brk_and_sbrk_growth)
 	cr_assert_eq(gone[0], 9);
 	cr_assert_eq(brk(base), 0);
 }
+
+/* A reservation larger than the eager limit is mapped lazily, chunk by
+ * chunk on first touch: far-apart pages work and the memslots stay small. */
+Test(memory, huge_sparse_reservation_is_lazy, .timeout = 30)
+{
+	const size_t len = 16ul << 30; /* 16 GiB */
+	struct dune_stats s0, s1;
+	enter_or_fail(DUNE_MODE_RING3);
+	dune_get_stats(&s0);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(p, MAP_FAILED, "mmap 16 GiB: %s", strerror(errno));
+	size_t offs[] = {0, 5ul << 30, (9ul << 30) + 12345, len - 1};
+	for (int i = 0; i < 4; i++)
+		p[offs[i]] = (char)(i + 1);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(p[offs[i]], (char)(i + 1), "offset %zu", offs[i]);
+	dune_get_stats(&s1);
+	cr_assert_lt(s1.memslot_bytes, s0.memslot_bytes + (256ul << 20),
+		     "a 16 GiB reservation got %llu bytes of memslots for 4 "
+		     "touched pages",
+		     (unsigned long long)(s1.memslot_bytes - s0.memslot_bytes));
+	cr_assert_eq(munmap(p, len), 0);
+	cr_assert_eq(probe_access(p + offs[1], 0, NULL), SIGSEGV);
+}
+
+static __attribute__((noinline)) long deep(int depth)
+{
+	volatile char frame[64 * 1024];
+	frame[0] = (char)depth;
+	frame[sizeof(frame) - 1] = (char)depth;
+	long r = depth ? deep(depth - 1) : 0;
+	return r + frame[0] + frame[sizeof(frame) - 1];
+}
+
+/* The main stack grows on demand in the guest as natively (4 MiB here,
+ * below the usual 8 MiB limit). */
+Test(memory, stack_grows_on_demand)
+{
+	enter_or_fail(DUNE_MODE_RING3);
+	long want = 0;
+	for (int d = 0; d <= 64; d++)
+		want += 2 * (char)d;
+	cr_assert_eq(deep(64), want);
+}
