@@ -1,10 +1,12 @@
 /* bench/bench_enter.c: A2, the latency of dune_init() and of dune_enter(),
- * each measured by a fresh forked child on itself. */
+ * each measured by a fresh forked child on itself, and what the child's
+ * exit costs afterwards (VM teardown) against a child that never entered. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,9 @@
 
 #define CHILDREN 21
 
+/* Shared with the children: when each called _exit (for the teardown). */
+static volatile uint64_t *exit_stamp;
+
 struct enter_sample {
 	int init_ret, enter_ret, inside;
 	uint64_t init_ns, enter_ns;
@@ -20,10 +25,15 @@ struct enter_sample {
 };
 
 /* In the child: time both steps, report through fd, exit. */
-static _Noreturn void child(int fd)
+static _Noreturn void child(int fd, int enter)
 {
 	struct enter_sample s;
 	memset(&s, 0, sizeof(s));
+	if (!enter) { /* the native reference: exit at once */
+		ssize_t n = write(fd, &s, sizeof(s));
+		*exit_stamp = bench_now_ns();
+		_exit(n == (ssize_t)sizeof(s) ? 0 : 1);
+	}
 	uint64_t t0 = bench_now_ns();
 	s.init_ret = dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
 	uint64_t t1 = bench_now_ns();
@@ -39,10 +49,12 @@ static _Noreturn void child(int fd)
 	}
 	s.init_ns = t1 - t0;
 	ssize_t n = write(fd, &s, sizeof(s));
+	*exit_stamp = bench_now_ns();
 	_exit(n == (ssize_t)sizeof(s) ? 0 : 1);
 }
 
-static int one(struct enter_sample *s)
+/* Fork one child; *exit_us: from its _exit until waitpid returned. */
+static int one(struct enter_sample *s, int enter, double *exit_us)
 {
 	int fd[2];
 	if (pipe(fd))
@@ -53,13 +65,14 @@ static int one(struct enter_sample *s)
 		return -errno;
 	if (pid == 0) {
 		close(fd[0]);
-		child(fd[1]);
+		child(fd[1], enter);
 	}
 	close(fd[1]);
 	ssize_t n = read(fd[0], s, sizeof(*s));
 	close(fd[0]);
 	int st;
 	waitpid(pid, &st, 0);
+	*exit_us = (double)(bench_now_ns() - *exit_stamp) / 1e3;
 	if (n != (ssize_t)sizeof(*s))
 		return -EIO;
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
@@ -70,15 +83,28 @@ static int one(struct enter_sample *s)
 int main(void)
 {
 	double init_us[CHILDREN], enter_us[CHILDREN], total_us[CHILDREN];
-	struct enter_sample s;
+	double exit_nat[CHILDREN], exit_dune[CHILDREN], exit_ratio[CHILDREN];
+	double junk;
+	struct enter_sample s, ref;
 	uint64_t exits_enter = 0, sys_enter = 0, exits_init = 0;
 	int bad_ret = 0;
+	exit_stamp = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (exit_stamp == MAP_FAILED) {
+		perror("bench_enter: mmap");
+		return 1;
+	}
 	/* Warm-up child: page cache, /dev/kvm module paths. */
-	int r = one(&s);
+	int r = one(&s, 1, &junk);
 	for (int i = 0; !r && i < CHILDREN; i++) {
-		r = one(&s);
-		if (r)
+		/* A native child next to each dune child, order alternating. */
+		if (i % 2 && (r = one(&ref, 0, &exit_nat[i])))
 			break;
+		if ((r = one(&s, 1, &exit_dune[i])))
+			break;
+		if (!(i % 2) && (r = one(&ref, 0, &exit_nat[i])))
+			break;
+		exit_ratio[i] = exit_dune[i] / exit_nat[i];
 		if (s.init_ret) {
 			fprintf(stderr, "bench_enter: dune_init: %s\n",
 				strerror(-s.init_ret));
@@ -120,6 +146,19 @@ int main(void)
 
 	row = bench_row_init("dune_init+enter", "dune", "us");
 	bench_summarize(total_us, CHILDREN, &row.s);
+	bench_csv_row(stdout, &row);
+
+	row = bench_row_init("exit_teardown", "native", "us");
+	bench_summarize(exit_nat, CHILDREN, &row.s);
+	row.note = "forked child: from _exit until the parent's waitpid "
+		   "returns";
+	bench_csv_row(stdout, &row);
+
+	row = bench_row_init("exit_teardown", "dune", "us");
+	bench_summarize(exit_dune, CHILDREN, &row.s);
+	row.ratio = bench_median(exit_ratio, CHILDREN);
+	row.note = "same after dune_init+dune_enter (exit_group forwarded; "
+		   "the VM is torn down by the host kernel)";
 	bench_csv_row(stdout, &row);
 	return bad_ret ? 1 : 0;
 }
