@@ -245,6 +245,103 @@ Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
 		     "munmap did not give the slots back");
 }
 
+/* The host's view of addr from /proc/self/maps: -1 if unmapped, else
+ * PROT_* bits. Raw read into a static buffer: no malloc, which could need
+ * a new mapping (and so a memslot) at the cap. */
+static int host_prot(const void *addr)
+{
+	static char maps[1 << 20];
+	int fd = open("/proc/self/maps", O_RDONLY);
+	cr_assert_geq(fd, 0);
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(maps) - 1 &&
+	       (k = read(fd, maps + n, sizeof(maps) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	maps[n] = 0;
+	uintptr_t a = (uintptr_t)addr;
+	for (char *l = maps; *l;) {
+		unsigned long lo, hi;
+		char perms[5];
+		if (sscanf(l, "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo &&
+		    a < hi)
+			return (perms[0] == 'r' ? PROT_READ : 0) |
+			       (perms[1] == 'w' ? PROT_WRITE : 0) |
+			       (perms[2] == 'x' ? PROT_EXEC : 0);
+		char *nl = strchr(l, '\n');
+		if (!nl)
+			break;
+		l = nl + 1;
+	}
+	return -1;
+}
+
+/* KNOWN BUG (found by this suite; reported with it, not fixed yet): at
+ * the memslot cap, mprotect() and munmap() return ENOMEM although the host
+ * change was made (vmm/syscall.c sync_result undoes nothing; only mmap is
+ * undone). A failing call must leave the mapping unchanged, or else report
+ * success: the return value must agree with the process's mappings. */
+Test(errors, memslot_enomem_result_matches_host_mappings, .timeout = 60)
+{
+	const int npages = 1024;
+	setenv("DUNE_MAX_MEMSLOTS", "64", 1);
+	enter_or_fail(DUNE_MODE_RING3);
+	char *big = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(big, MAP_FAILED);
+	memset(big, 1, 16 * PG);
+	/* A small mapping fenced by PROT_NONE pages: mremap must move it. */
+	char *fence = mmap(NULL, 6 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	cr_assert_neq(fence, MAP_FAILED);
+	char *small = fence + PG;
+	cr_assert_eq(mprotect(small, 4 * PG, PROT_READ | PROT_WRITE), 0);
+	small[0] = 's';
+	char *region = mmap(NULL, npages * PG, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(region, MAP_FAILED);
+	int i, r = 0;
+	for (i = 0; i < npages / 2 && !r; i++)
+		r = mprotect(region + 2 * i * PG, PG, PROT_READ | PROT_WRITE);
+	cr_assert_eq(r, -1, "the memslot cap was never reached");
+	cr_assert_eq(errno, ENOMEM);
+	char *failed = region + 2 * (i - 1) * PG;
+
+	/* 1. mprotect(RW) that needed a new slot. */
+	int prot = host_prot(failed);
+	cr_expect_eq(prot, PROT_NONE,
+		     "mprotect(PROT_READ|PROT_WRITE) returned ENOMEM but the "
+		     "host page is now prot %d (PROT_NONE = 0 expected)", prot);
+	/* 2. munmap splitting a mapped range (one slot becomes two). */
+	errno = 0;
+	r = munmap(big + 8 * PG, PG);
+	int e = errno;
+	prot = host_prot(big + 8 * PG);
+	cr_expect_eq(r == 0, prot == -1,
+		     "munmap returned %d (%s) but the page is %s", r,
+		     r ? strerror(e) : "ok", prot == -1 ? "unmapped" : "mapped");
+	/* 3. mprotect(PROT_NONE) splitting a mapped range. */
+	errno = 0;
+	r = mprotect(big + 4 * PG, PG, PROT_NONE);
+	e = errno;
+	prot = host_prot(big + 4 * PG);
+	cr_expect_eq(r == 0, prot == PROT_NONE,
+		     "mprotect(PROT_NONE) returned %d (%s) but the host page "
+		     "has prot %d", r, r ? strerror(e) : "ok", prot);
+	/* 4. mremap that moves a mapping to a place needing a new slot. */
+	errno = 0;
+	char *moved = mremap(small, 4 * PG, 64 * PG, MREMAP_MAYMOVE);
+	e = errno;
+	prot = host_prot(small);
+	if (moved == MAP_FAILED)
+		cr_expect_neq(prot, -1,
+			      "mremap failed (%s) but the old range is gone",
+			      strerror(e));
+	else
+		cr_expect_eq(moved[0], 's');
+}
+
 /* `out` to a port ring 3 may not use: natively (no ioperm) a #GP, i.e.
  * SIGSEGV with si_code SI_KERNEL. The hypercall and trap ports are
  * ring-0 only inside the guest, so the program must see the same. */
