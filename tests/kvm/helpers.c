@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,4 +163,33 @@ int run_capture(const char *const argv[], char *out, size_t cap,
 		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
 	*len = n;
 	return st;
+}
+
+int host_prot(const void *addr)
+{
+	static char maps[1 << 20];
+	int fd = open("/proc/self/maps", O_RDONLY);
+	cr_assert_geq(fd, 0);
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(maps) - 1 &&
+	       (k = read(fd, maps + n, sizeof(maps) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	maps[n] = 0;
+	uintptr_t a = (uintptr_t)addr;
+	for (char *l = maps; *l;) {
+		unsigned long lo, hi;
+		char perms[5];
+		if (sscanf(l, "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo &&
+		    a < hi)
+			return (perms[0] == 'r' ? PROT_READ : 0) |
+			       (perms[1] == 'w' ? PROT_WRITE : 0) |
+			       (perms[2] == 'x' ? PROT_EXEC : 0);
+		char *nl = strchr(l, '\n');
+		if (!nl)
+			break;
+		l = nl + 1;
+	}
+	return -1;
 }

@@ -34,6 +34,11 @@ int count_fds(void);
 /* A "Name:  N kB" field of /proc/self/status, in KiB (-1 if missing). */
 long status_kb(const char *name);
 
+/* The host's protection of addr from /proc/self/maps: PROT_* bits, or -1
+ * if unmapped. Reads into a static buffer without malloc (which might need
+ * a new mapping, hence a memslot, at the memslot cap). */
+int host_prot(const void *addr);
+
 /* Run argv[0] (a path) with stdout captured, stderr inherited, no core
  * dumps and DUNE_* variables removed from its environment. Returns the
  * wait status; out receives at most cap bytes, *len the count. */
