@@ -21,17 +21,20 @@
 #include "vmm.h"
 
 /* ---- the lock ----------------------------------------------------------- */
-static void mem_lock(struct vmm *vm)
+void vmm_mem_lock(struct vmm *vm)
 {
 	while (atomic_flag_test_and_set_explicit(&vm->mem_lock,
 						 memory_order_acquire))
 		vmm_sys0(SYS_sched_yield);
 }
 
-static void mem_unlock(struct vmm *vm)
+void vmm_mem_unlock(struct vmm *vm)
 {
 	atomic_flag_clear_explicit(&vm->mem_lock, memory_order_release);
 }
+
+#define mem_lock vmm_mem_lock
+#define mem_unlock vmm_mem_unlock
 
 /* ---- page-table pool ---------------------------------------------------- */
 static void *identity(void *ctx, uint64_t pa)
@@ -40,16 +43,58 @@ static void *identity(void *ctx, uint64_t pa)
 	return (void *)(uintptr_t)pa; /* gpa == hva (layout.h) */
 }
 
+/* The pool: 4 KiB pages (tables and frames) bump-allocated upwards from
+ * ARENA_PT_OFF, 2 MiB frames downwards from the end, each with a free
+ * list whose links live in the free pages. Callers hold mem_lock. */
 int vmm_pt_alloc(void *ctx, uint64_t *pa)
 {
 	struct vmm *vm = ctx;
-	if (vm->pt_next + PAGE_SIZE > ARENA_SIZE)
+	if (vm->pool_free) {
+		*pa = vm->pool_free;
+		vm->pool_free = *(uint64_t *)(uintptr_t)*pa;
+		vm->pool_nfree--;
+		memset((void *)(uintptr_t)*pa, 0, PAGE_SIZE);
+		return 0;
+	}
+	if (vm->pt_next + PAGE_SIZE > vm->pt_top)
 		return -ENOMEM;
-	/* The pool is fresh NORESERVE memory and pages are never reused,
-	 * so every page handed out is zero. */
+	/* Fresh NORESERVE memory: already zero. */
 	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->pt_next);
 	vm->pt_next += PAGE_SIZE;
 	return 0;
+}
+
+void vmm_page_free(struct vmm *vm, uint64_t pa)
+{
+	*(uint64_t *)(uintptr_t)pa = vm->pool_free;
+	vm->pool_free = pa;
+	vm->pool_nfree++;
+}
+
+int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa)
+{
+	if (vm->lpool_free) {
+		*pa = vm->lpool_free;
+		vm->lpool_free = *(uint64_t *)(uintptr_t)*pa;
+		memset((void *)(uintptr_t)*pa, 0, LPAGE_SIZE);
+		return 0;
+	}
+	if (vm->pt_top < vm->pt_next + LPAGE_SIZE)
+		return -ENOMEM;
+	vm->pt_top -= LPAGE_SIZE;
+	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->pt_top);
+	return 0;
+}
+
+void vmm_lpage_free(struct vmm *vm, uint64_t pa)
+{
+	*(uint64_t *)(uintptr_t)pa = vm->lpool_free;
+	vm->lpool_free = pa;
+}
+
+uint64_t vmm_pool_avail(const struct vmm *vm)
+{
+	return (vm->pt_top - vm->pt_next) / PAGE_SIZE + vm->pool_nfree;
 }
 
 /* ---- memslots ----------------------------------------------------------- */
@@ -113,6 +158,47 @@ struct ivl {
 	int prot;
 };
 
+static int overlaps_private(struct vmm *vm, uint64_t start, uint64_t end);
+
+/* Out of slots: cover the change with one slot spanning it, the slots it
+ * overlaps and, to give one back, a neighbour. A slot may cover unmapped
+ * or PROT_NONE pages (no PTE reaches them), so this is always safe; it
+ * only costs KVM memory, hence the size bound. Never spans dune's private
+ * memory. */
+#define HULL_MAX (1ull << 30)
+
+static int slots_hull(struct vmm *vm, int first, int last,
+		      const struct ivl *want, int n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	if (first < last) {
+		lo = vm->slots[first].start;
+		hi = vm->slots[last - 1].end;
+	}
+	if (n) {
+		lo = want[0].start < lo ? want[0].start : lo;
+		hi = want[n - 1].end > hi ? want[n - 1].end : hi;
+	}
+	if (!n)
+		return 0; /* only shrinking: keep the wider coverage */
+	if (first == last) {
+		/* Nothing to widen: take in the nearer neighbour instead. */
+		int has_l = first > 0, has_r = last < vm->nslots;
+		uint64_t gl = has_l ? lo - vm->slots[first - 1].end : UINT64_MAX;
+		uint64_t gr = has_r ? vm->slots[last].start - hi : UINT64_MAX;
+		if (has_l && (!has_r || gl <= gr))
+			lo = vm->slots[--first].start;
+		else if (has_r)
+			hi = vm->slots[last++].end;
+	}
+	if (hi - lo > HULL_MAX || overlaps_private(vm, lo, hi) ||
+	    vm->nslots - (last - first) + 1 > vm->max_slots)
+		return -ENOSPC;
+	for (int k = last - 1; k >= first; k--)
+		slot_del(vm, k);
+	return slot_add(vm, lo, hi);
+}
+
 /* Make slot coverage of [start, end) equal to the sorted, disjoint,
  * merged intervals want[0..n). Slots reaching outside keep their outside
  * parts. Checks capacity before changing anything. */
@@ -145,7 +231,7 @@ static int slots_set(struct vmm *vm, uint64_t start, uint64_t end,
 	}
 	int need = n + (lend > left) + (right > rstart) - (last - first);
 	if (vm->nslots + need > vm->max_slots)
-		return -ENOSPC;
+		return slots_hull(vm, first, last, want, n);
 	for (int k = last - 1; k >= first; k--)
 		slot_del(vm, k);
 	/* Re-add, merging the outside remainders with touching intervals. */
@@ -315,6 +401,14 @@ int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end)
 	int r = sync_locked(vm, start, end, 0);
 	mem_unlock(vm);
 	return r;
+}
+
+static int overlaps_private(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < vm->npriv; i++)
+		if (vm->priv[i].start < end && start < vm->priv[i].end)
+			return 1;
+	return 0;
 }
 
 static int is_private(struct vmm *vm, uint64_t addr)
@@ -488,6 +582,7 @@ int vmm_mem_init(struct vmm *vm)
 	vmm_sys2(SYS_munmap, a + ARENA_SIZE, (uintptr_t)raw + ARENA_ALIGN - a);
 	vm->arena = (uint8_t *)a;
 	vm->pt_next = ARENA_PT_OFF;
+	vm->pt_top = ARENA_SIZE;
 	vm->pt = (struct gl_pt){0, identity, vmm_pt_alloc, vm};
 	r = vmm_pt_alloc(vm, &vm->pt.root);
 	if (r)
@@ -499,7 +594,15 @@ int vmm_mem_init(struct vmm *vm)
 	r = slot_add(vm, a, a + ARENA_SIZE);
 	if (r)
 		goto fail;
-	r = gl_pt_map(&vm->pt, a, a, ARENA_SIZE, PTE_W | PTE_NX | PTE_PS);
+	/* Descriptor tables and IST stacks: ring 0 only. The pool (page
+	 * tables and frames): user-writable, so that ring-3 code edits its
+	 * page tables directly (libdune/vm.c); it can only reach memory
+	 * backed by memslots, i.e. the process's own. */
+	r = gl_pt_map(&vm->pt, a, a, ARENA_PT_OFF, PTE_W | PTE_NX | PTE_PS);
+	if (!r)
+		r = gl_pt_map(&vm->pt, a + ARENA_PT_OFF, a + ARENA_PT_OFF,
+			      ARENA_SIZE - ARENA_PT_OFF,
+			      PTE_W | PTE_U | PTE_NX | PTE_PS);
 	if (r)
 		goto fail;
 	mem_lock(vm);

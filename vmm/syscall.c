@@ -107,6 +107,53 @@ static long sys_shm(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 	return ret;
 }
 
+/* mprotect that, if the guest cannot follow (out of memslots), puts the
+ * old protections back and fails with ENOMEM: the result always matches
+ * the host's mappings. */
+#define OLD_PIECES 64
+struct old_prot {
+	int n;
+	struct {
+		uint64_t start, end;
+		int prot;
+	} p[OLD_PIECES];
+};
+
+static int old_prot_cb(const struct vmm_vma *v, void *arg)
+{
+	struct old_prot *o = arg;
+	if (o->n == OLD_PIECES)
+		return 1;
+	o->p[o->n].start = v->start;
+	o->p[o->n].end = v->end;
+	o->p[o->n].prot = v->prot;
+	o->n++;
+	return 0;
+}
+
+static long sys_mprotect(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
+{
+	uint64_t a = (uint64_t)ARG0(r), len = page_up((uint64_t)ARG1(r));
+	struct old_prot o = {0};
+	int complete = !vmm_maps_iter(a, a + len, old_prot_cb, &o);
+	long ret = vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), 0, 0);
+	if (ret)
+		return ret;
+	if (vmm_mem_sync(v->vm, a, a + len) != -ENOSPC)
+		return 0;
+	if (!complete)
+		return sync_result(v->vm, -ENOMEM, a, len);
+	for (int i = 0; i < o.n; i++) {
+		uint64_t s = o.p[i].start > a ? o.p[i].start : a;
+		uint64_t e = o.p[i].end < a + len ? o.p[i].end : a + len;
+		vmm_sys3(SYS_mprotect, s, e - s, o.p[i].prot);
+	}
+	vmm_mem_sync(v->vm, a, a + len);
+	vmm_msg("dune: out of KVM memslots: mprotect refused (too many "
+		"separate mappings)\n", NULL, NULL);
+	return -ENOMEM;
+}
+
 /* ---- threads and processes ---------------------------------------------- */
 struct thread_start {
 	struct kvm_regs regs;
@@ -313,6 +360,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		if (vmm_mem_touches_private(v->vm, (uint64_t)ARG0(r),
 					    page_up((uint64_t)ARG1(r)))) {
 			ret = nr == SYS_munmap ? -EINVAL : -ENOMEM;
+			break;
+		}
+		if (nr == SYS_mprotect || nr == SYS_pkey_mprotect) {
+			ret = sys_mprotect(v, r, nr);
 			break;
 		}
 		ret = vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r), 0, 0);

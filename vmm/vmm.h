@@ -45,6 +45,9 @@ struct vmm {
 	/* guestlib's private arena (see layout.h) */
 	uint8_t *arena;
 	uint64_t pt_next; /* bump pointer into the page-table pool */
+	uint64_t pt_top;  /* 2 MiB frames are taken below this */
+	uint64_t pool_free, lpool_free; /* free lists (4 KiB, 2 MiB) */
+	uint64_t pool_nfree;
 	struct gl_pt pt;  /* the guest page table (one per process) */
 
 	/* memslots, sorted by start; protected by mem_lock */
@@ -141,8 +144,18 @@ void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end);
 /* 1 if [start, start+len) overlaps a private range (the guest must not
  * unmap, remap or change dune's own memory). */
 int vmm_mem_touches_private(struct vmm *vm, uint64_t start, uint64_t len);
-/* Allocate a zeroed page from the arena pool (returns its gpa). */
+/* The lock over the page table, memslots and pool (spins; the guest side
+ * of libdune takes it too). */
+void vmm_mem_lock(struct vmm *vm);
+void vmm_mem_unlock(struct vmm *vm);
+/* Zeroed pages from the arena pool (4 KiB: tables and frames; 2 MiB:
+ * large frames), their release, and how many 4 KiB pages are left.
+ * Callers hold the lock. */
 int vmm_pt_alloc(void *ctx, uint64_t *pa);
+void vmm_page_free(struct vmm *vm, uint64_t pa);
+int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa);
+void vmm_lpage_free(struct vmm *vm, uint64_t pa);
+uint64_t vmm_pool_avail(const struct vmm *vm);
 /* Copy to/from guest memory, checking the guest page table grants user
  * access (write if to_guest) and that the host mapping is there. */
 int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len);

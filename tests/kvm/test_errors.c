@@ -180,10 +180,23 @@ Test(errors, invalid_dune_mode_env)
 }
 
 #define PG 4096ul
+/* Pages this far apart cannot share a memslot: the vmm bridges gaps
+ * between slots only up to 1 GiB when it runs out of them. */
+#define SPACING (2ul << 30)
+#define SPOTS 128ul
+
+/* A PROT_NONE reservation (no memslot) whose spot i is at SPACING * i. */
+static char *far_region(void)
+{
+	char *r = mmap(NULL, SPOTS * SPACING, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(r, MAP_FAILED);
+	return r;
+}
 
 Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
 {
-	const int cap = 64, npages = 1024;
+	const int cap = 64, npages = (int)SPOTS * 2;
 	struct dune_stats st;
 	setenv("DUNE_MAX_MEMSLOTS", "64", 1);
 	enter_or_fail(DUNE_MODE_RING3);
@@ -192,19 +205,17 @@ Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
 		     "the process alone needs %llu slots",
 		     (unsigned long long)st.memslots);
 
-	/* Every other page of a PROT_NONE region made RW: each needs a slot
-	 * of its own. */
-	char *region = mmap(NULL, npages * PG, PROT_NONE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(region, MAP_FAILED);
+	/* Pages of a PROT_NONE region made RW, 2 GiB apart: each needs a
+	 * slot of its own. */
+	char *region = far_region();
 	int i, r = 0, err = 0;
 	for (i = 0; i < npages / 2; i++) {
-		r = mprotect(region + 2 * i * PG, PG, PROT_READ | PROT_WRITE);
+		r = mprotect(region + i * SPACING, PG, PROT_READ | PROT_WRITE);
 		if (r) {
 			err = errno;
 			break;
 		}
-		region[2 * i * PG] = (char)i;
+		region[i * SPACING] = (char)i;
 	}
 	cr_assert_eq(r, -1, "%d separate mappings and no failure with a cap "
 			    "of %d memslots", i, cap);
@@ -219,27 +230,30 @@ Test(errors, too_many_memslots_is_enomem_and_recoverable, .timeout = 60)
 
 	/* The process survived with its memory intact. */
 	for (int j = 0; j < i; j++)
-		cr_assert_eq(region[2 * j * PG], (char)j, "page %d", j);
+		cr_assert_eq(region[j * SPACING], (char)j, "page %d", j);
+	/* The failed mprotect left the page as it was. */
+	cr_assert_eq(host_prot(region + i * SPACING), PROT_NONE,
+		     "mprotect failed but changed the host page");
 	/* A new separate mapping cannot get a slot either: clean ENOMEM. */
-	char *lone = mmap(region + (2 * i + 4) * PG, PG, PROT_READ | PROT_WRITE,
+	char *lone = mmap(region + (i + 2) * SPACING, PG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	cr_assert_eq(lone, MAP_FAILED, "mmap got a slot beyond the cap");
 	cr_assert_eq(errno, ENOMEM, "mmap: %s", strerror(errno));
 
 	/* Free 8 slots; then the failed page and a new mapping work. */
 	for (int j = 0; j < 8; j++)
-		cr_assert_eq(mprotect(region + 2 * j * PG, PG, PROT_NONE), 0);
-	cr_assert_eq(mprotect(region + 2 * i * PG, PG, PROT_READ | PROT_WRITE),
+		cr_assert_eq(mprotect(region + j * SPACING, PG, PROT_NONE), 0);
+	cr_assert_eq(mprotect(region + i * SPACING, PG, PROT_READ | PROT_WRITE),
 		     0, "mprotect after freeing slots: %s", strerror(errno));
-	region[2 * i * PG] = 'x';
-	cr_assert_eq(region[2 * i * PG], 'x');
-	lone = mmap(region + (2 * i + 4) * PG, PG, PROT_READ | PROT_WRITE,
+	region[i * SPACING] = 'x';
+	cr_assert_eq(region[i * SPACING], 'x');
+	lone = mmap(region + (i + 2) * SPACING, PG, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	cr_assert_neq(lone, MAP_FAILED, "mmap after freeing slots: %s",
 		      strerror(errno));
 	lone[100] = 'y';
 	cr_assert_eq(lone[100], 'y');
-	cr_assert_eq(munmap(region, npages * PG), 0);
+	cr_assert_eq(munmap(region, SPOTS * SPACING), 0);
 	dune_get_stats(&st);
 	cr_assert_lt(st.memslots, (uint64_t)cap - 8,
 		     "munmap did not give the slots back");
@@ -297,4 +311,65 @@ Test(errors, ring3_hypercall_port_is_sigsegv, .timeout = 30)
 	dune_exit_nop();
 	dune_get_stats(&s1);
 	cr_assert_geq(s1.exits, s0.exits + 1);
+}
+
+/* At the memslot cap every call's result agrees with the host's mappings:
+ * a refused change leaves them as they were; shrinking changes (munmap,
+ * mprotect NONE) never fail for want of a slot. */
+Test(errors, memslot_cap_results_match_host_mappings, .timeout = 60)
+{
+	const int npages = (int)SPOTS * 2;
+	setenv("DUNE_MAX_MEMSLOTS", "64", 1);
+	enter_or_fail(DUNE_MODE_RING3);
+	char *big = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(big, MAP_FAILED);
+	memset(big, 1, 16 * PG);
+	/* A small mapping fenced by PROT_NONE pages: mremap must move it. */
+	char *fence = mmap(NULL, 6 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	cr_assert_neq(fence, MAP_FAILED);
+	char *small = fence + PG;
+	cr_assert_eq(mprotect(small, 4 * PG, PROT_READ | PROT_WRITE), 0);
+	small[0] = 's';
+	char *region = far_region();
+	int i, r = 0;
+	for (i = 0; i < npages / 2 && !r; i++)
+		r = mprotect(region + i * SPACING, PG, PROT_READ | PROT_WRITE);
+	cr_assert_eq(r, -1, "the memslot cap was never reached");
+	cr_assert_eq(errno, ENOMEM);
+	char *failed = region + (i - 1) * SPACING;
+
+	/* 1. mprotect(RW) that needed a new slot. */
+	int prot = host_prot(failed);
+	cr_expect_eq(prot, PROT_NONE,
+		     "mprotect(PROT_READ|PROT_WRITE) returned ENOMEM but the "
+		     "host page is now prot %d (PROT_NONE = 0 expected)", prot);
+	/* 2. munmap splitting a mapped range (one slot becomes two). */
+	errno = 0;
+	r = munmap(big + 8 * PG, PG);
+	int e = errno;
+	prot = host_prot(big + 8 * PG);
+	cr_expect_eq(r == 0, prot == -1,
+		     "munmap returned %d (%s) but the page is %s", r,
+		     r ? strerror(e) : "ok", prot == -1 ? "unmapped" : "mapped");
+	/* 3. mprotect(PROT_NONE) splitting a mapped range. */
+	errno = 0;
+	r = mprotect(big + 4 * PG, PG, PROT_NONE);
+	e = errno;
+	prot = host_prot(big + 4 * PG);
+	cr_expect_eq(r == 0, prot == PROT_NONE,
+		     "mprotect(PROT_NONE) returned %d (%s) but the host page "
+		     "has prot %d", r, r ? strerror(e) : "ok", prot);
+	/* 4. mremap that moves a mapping to a place needing a new slot. */
+	errno = 0;
+	char *moved = mremap(small, 4 * PG, 64 * PG, MREMAP_MAYMOVE);
+	e = errno;
+	prot = host_prot(small);
+	if (moved == MAP_FAILED)
+		cr_expect_neq(prot, -1,
+			      "mremap failed (%s) but the old range is gone",
+			      strerror(e));
+	else
+		cr_expect_eq(moved[0], 's');
 }
