@@ -27,9 +27,13 @@ gl_syscall_entry:
 gl_fast_\vec:
 	NOERR \vec
 	pushq $\vec
+	.if \vec == 6
+	jmp gl_ud_fast
+	.else
 	outb %al, $DUNE_PORT_TRAP
 	addq $16, %rsp
 	iretq
+	.endif
 .endm
 
 /* Full stubs (ring-0 mode): save a struct dune_tf and try the in-guest
@@ -46,6 +50,46 @@ gl_full_\vec:
 	FAST \v
 	FULL \v
 .endr
+
+/* #UD in ring-3 mode: a privileged request from gl_priv(), or a real #UD
+ * for the vmm. Frame: [vec][err][rip]... ; rax, rdi, rsi are gl_priv()'s
+ * (caller-saved: the request is a function call for its caller). */
+gl_ud_fast:
+	pushq %r11
+	leaq gl_priv_insn(%rip), %r11
+	cmpq %r11, 24(%rsp)
+	popq %r11
+	jne 9f
+	cmpl $DUNE_PRIV_INVLPG, %eax
+	jne 1f
+	invlpg (%rdi)
+	jmp 8f
+1:	cmpl $DUNE_PRIV_FLUSH, %eax
+	jne 2f
+	movq %cr3, %rax
+	movq %rax, %cr3
+	jmp 8f
+2:	cmpl $DUNE_PRIV_SETROOT, %eax
+	jne 3f
+	movq %rdi, %cr3
+	jmp 8f
+3:	cmpl $DUNE_PRIV_INVLPG_N, %eax
+	jne 7f
+4:	testq %rsi, %rsi
+	jz 8f
+	invlpg (%rdi)
+	addq $4096, %rdi
+	decq %rsi
+	jmp 4b
+7:	movq $-1, %rax          /* unknown op */
+	jmp 6f
+8:	xorl %eax, %eax
+6:	addq $2, 16(%rsp)       /* past the ud2 */
+	addq $16, %rsp
+	iretq
+9:	outb %al, $DUNE_PORT_TRAP
+	addq $16, %rsp
+	iretq
 
 gl_trap_full:
 	pushq %rax
@@ -106,6 +150,20 @@ gl_sysret:
 
 	.globl gl_text_end
 gl_text_end:
+
+/* long gl_priv(uint64_t a0, uint64_t a1, int op): a privileged request
+ * from ring 3 (see DUNE_PRIV_* in dune/abi.h). Ordinary user text: ring 3
+ * executes it. */
+	.text
+	.globl gl_priv, gl_priv_insn
+	.hidden gl_priv, gl_priv_insn
+	.type gl_priv, @function
+gl_priv:
+	movl %edx, %eax
+gl_priv_insn:
+	ud2
+	ret
+	.size gl_priv, .-gl_priv
 
 	.section .data.rel.ro, "aw"
 	.balign 8

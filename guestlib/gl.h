@@ -11,6 +11,12 @@ extern dune_pgflt_cb gl_pgflt_handler;
 extern dune_intr_cb gl_intr_handlers[];
 int gl_trap_dispatch(struct dune_tf *tf);
 
+/* dune_is_inside() cached per thread (libdune/dune.c). */
+int dune_inside_cached(void);
+
+/* A privileged request from ring 3 (DUNE_PRIV_*); 0 or -1. */
+long gl_priv(uint64_t a0, uint64_t a1, int op);
+
 /* Raw hypercall from guest ring 0 (DUNE_PORT_HCALL). */
 static inline long gl_hcall(long nr, long a0, long a1, long a2)
 {

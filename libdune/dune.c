@@ -18,6 +18,11 @@ _Static_assert(offsetof(struct vmm_entry_regs, rsp) == 48 &&
 
 static char init_detail[256];
 
+/* dune_is_inside() of this thread, remembered (set by dune_enter; a
+ * thread made inside the guest asks once). Only libdune's guest-side code
+ * uses it: the monitor never touches TLS. */
+static __thread int inside_cache = -1;
+
 int dune_init(enum dune_mode mode, unsigned flags)
 {
 	if (vmm_g)
@@ -99,8 +104,10 @@ int dune_enter(void)
 		v->altstack.ss_flags &= ~SS_ONSTACK;
 		vmm_sys2(SYS_sigaltstack, &off, NULL);
 	}
-	return vmm_enter_asm(&v->entry, v->mon_stack + v->mon_stack_size,
-			     enter_cont);
+	r = vmm_enter_asm(&v->entry, v->mon_stack + v->mon_stack_size,
+			  enter_cont);
+	inside_cache = 1; /* now in the guest */
+	return r;
 }
 
 int dune_init_and_enter(enum dune_mode mode, unsigned flags)
@@ -118,6 +125,13 @@ int dune_destroy(void)
 	vmm_signal_fini();
 	vmm_destroy(vmm_g);
 	return 0;
+}
+
+int dune_inside_cached(void)
+{
+	if (inside_cache < 0)
+		inside_cache = dune_is_inside();
+	return inside_cache;
 }
 
 int dune_is_inside(void)

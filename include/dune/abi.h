@@ -41,6 +41,17 @@
 #define DUNE_HC_EXIT 1	/* rdi = status; ends the process (payload tests) */
 #define DUNE_HC_PANIC 2 /* rdi = guest address of a NUL-terminated message */
 
+/* Privileged requests from ring 3 (ring-3 mode). Ring 3 cannot execute
+ * invlpg or load CR3, and on software KVM neither `int $n` nor syscall
+ * reach ring 0 from it; an exception does. gl_priv() executes `ud2` at
+ * gl_priv_insn with eax = op; the ring-0 #UD stub sees that rip, performs
+ * the op and resumes after the ud2. Tens of instructions, no VM exit.
+ * Any other #UD goes to the vmm as usual. */
+#define DUNE_PRIV_INVLPG 1  /* rdi = address */
+#define DUNE_PRIV_FLUSH 2   /* reload CR3: flush all non-global entries */
+#define DUNE_PRIV_SETROOT 3 /* rdi = new CR3 */
+#define DUNE_PRIV_INVLPG_N 4 /* rdi = first address, rsi = pages */
+
 /* A syscall number Linux does not have (it answers -ENOSYS); the vmm
  * answers DUNE_ABI_VERSION. "Am I inside?" without TLS, which the guest
  * owns, and without trusting CS, which software KVM shows as the host's. */
