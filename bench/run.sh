@@ -97,7 +97,7 @@ for b in $WANT; do
 		# Size the work once, natively, so both variants do the same.
 		read -r ni nf < <("$B/prog_compute" --calibrate 1.0)
 		run run_compute "$B/bench_run" --dune "$DUNE" --name run_compute \
-			--reps "$(reps 7)" -- "$B/prog_compute" "$ni" "$nf" ;;
+			--reps "$(reps 9)" -- "$B/prog_compute" "$ni" "$nf" ;;
 	esac
 done
 
