@@ -30,6 +30,8 @@ gl_fast_\vec:
 	.if \vec == 6
 	jmp gl_ud_fast
 	.else
+	btq $\vec, gl_upcall_mask(%rip)
+	jc gl_upcall
 	outb %al, $DUNE_PORT_TRAP
 	addq $16, %rsp
 	iretq
@@ -74,20 +76,100 @@ gl_ud_fast:
 	movq %rdi, %cr3
 	jmp 8f
 3:	cmpl $DUNE_PRIV_INVLPG_N, %eax
-	jne 7f
+	jne 5f
 4:	testq %rsi, %rsi
 	jz 8f
 	invlpg (%rdi)
 	addq $4096, %rdi
 	decq %rsi
 	jmp 4b
+5:	cmpl $DUNE_PRIV_RESUME, %eax
+	je gl_resume
 7:	movq $-1, %rax          /* unknown op */
 	jmp 6f
 8:	xorl %eax, %eax
 6:	addq $2, 16(%rsp)       /* past the ud2 */
 	addq $16, %rsp
 	iretq
-9:	outb %al, $DUNE_PORT_TRAP
+9:	btq $6, gl_upcall_mask(%rip)
+	jc gl_upcall
+	outb %al, $DUNE_PORT_TRAP
+	addq $16, %rsp
+	iretq
+
+/* Upcall (ring-3 mode): IST frame [vec][err][rip][cs][rflags][rsp][ss].
+ * Save everything as a struct dune_tf below the user's red zone and iret
+ * to gl_upcall_entry in ring 3. About 40 instructions. */
+gl_upcall:
+	pushq %rax
+	pushq %rdi
+	movq 56(%rsp), %rdi             /* the interrupted rsp */
+	subq $(128 + DUNE_TF_SIZE), %rdi
+	andq $-16, %rdi
+	movq %r15, 0(%rdi)
+	movq %r14, 8(%rdi)
+	movq %r13, 16(%rdi)
+	movq %r12, 24(%rdi)
+	movq %r11, 32(%rdi)
+	movq %r10, 40(%rdi)
+	movq %r9, 48(%rdi)
+	movq %r8, 56(%rdi)
+	movq %rbp, 64(%rdi)
+	movq 0(%rsp), %rax
+	movq %rax, 72(%rdi)             /* rdi */
+	movq %rsi, 80(%rdi)
+	movq %rdx, 88(%rdi)
+	movq %rcx, 96(%rdi)
+	movq %rbx, 104(%rdi)
+	movq 8(%rsp), %rax
+	movq %rax, 112(%rdi)            /* rax */
+	movq 16(%rsp), %rax
+	movq %rax, 120(%rdi)            /* vec */
+	movq 24(%rsp), %rax
+	movq %rax, 128(%rdi)            /* err */
+	movq 32(%rsp), %rax
+	movq %rax, 136(%rdi)            /* rip */
+	movq 40(%rsp), %rax
+	movq %rax, 144(%rdi)            /* cs */
+	movq 48(%rsp), %rax
+	movq %rax, 152(%rdi)            /* rflags */
+	movq 56(%rsp), %rax
+	movq %rax, 160(%rdi)            /* rsp */
+	movq 64(%rsp), %rax
+	movq %rax, 168(%rdi)            /* ss */
+	movq %cr2, %rsi
+	leaq gl_upcall_entry(%rip), %rax
+	movq %rax, 32(%rsp)             /* resume in ring 3 at the entry */
+	movq %rdi, 56(%rsp)             /* on the stack below the tf */
+	addq $32, %rsp                  /* saved rdi/rax, vec, err */
+	iretq
+
+/* DUNE_PRIV_RESUME: rdi = tf. Return to the state it holds (ring 3; the
+ * flags are sanitized: no IOPL, IF set). IST frame as for a #UD. */
+gl_resume:
+	movq 136(%rdi), %rax
+	movq %rax, 16(%rsp)             /* rip */
+	movq 152(%rdi), %rax
+	andq $0x240dd5, %rax
+	orq $0x202, %rax
+	movq %rax, 32(%rsp)             /* rflags */
+	movq 160(%rdi), %rax
+	movq %rax, 40(%rsp)             /* rsp */
+	movq 0(%rdi), %r15
+	movq 8(%rdi), %r14
+	movq 16(%rdi), %r13
+	movq 24(%rdi), %r12
+	movq 32(%rdi), %r11
+	movq 40(%rdi), %r10
+	movq 48(%rdi), %r9
+	movq 56(%rdi), %r8
+	movq 64(%rdi), %rbp
+	movq 80(%rdi), %rsi
+	movq 88(%rdi), %rdx
+	movq 96(%rdi), %rcx
+	movq 104(%rdi), %rbx
+	movq 112(%rdi), %rax
+	movq 72(%rdi), %rdi
 	addq $16, %rsp
 	iretq
 
@@ -150,6 +232,26 @@ gl_sysret:
 
 	.globl gl_text_end
 gl_text_end:
+
+/* Ring-3 side of an upcall: rdi = tf, rsi = CR2, rsp = tf (16-aligned).
+ * Run the handler, then resume the state in tf through ring 0. */
+	.text
+	.globl gl_upcall_entry
+	.hidden gl_upcall_entry
+	.type gl_upcall_entry, @function
+gl_upcall_entry:
+	call gl_upcall_dispatch
+	movq %rsp, %rdi
+	movl $DUNE_PRIV_RESUME, %eax
+	jmp gl_priv_insn
+	.size gl_upcall_entry, .-gl_upcall_entry
+
+	.data
+	.balign 8
+	.globl gl_upcall_mask
+	.hidden gl_upcall_mask
+gl_upcall_mask:
+	.quad 0
 
 /* long gl_priv(uint64_t a0, uint64_t a1, int op): a privileged request
  * from ring 3 (see DUNE_PRIV_* in dune/abi.h). Ordinary user text: ring 3

@@ -166,21 +166,3 @@ int dune_host_info(struct dune_host_info *out)
 {
 	return vmm_probe_host(out);
 }
-
-int dune_register_pgflt_handler(dune_pgflt_cb cb)
-{
-	if (vmm_g && vmm_g->mode != DUNE_MODE_RING0)
-		return -ENOTSUP;
-	gl_pgflt_handler = cb;
-	return 0;
-}
-
-int dune_register_intr_handler(int vec, dune_intr_cb cb)
-{
-	if (vec < 0 || vec >= DUNE_NR_VECTORS)
-		return -EINVAL;
-	if (vmm_g && vmm_g->mode != DUNE_MODE_RING0)
-		return -ENOTSUP;
-	gl_intr_handlers[vec] = cb;
-	return 0;
-}

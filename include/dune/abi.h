@@ -51,6 +51,13 @@
 #define DUNE_PRIV_FLUSH 2   /* reload CR3: flush all non-global entries */
 #define DUNE_PRIV_SETROOT 3 /* rdi = new CR3 */
 #define DUNE_PRIV_INVLPG_N 4 /* rdi = first address, rsi = pages */
+#define DUNE_PRIV_RESUME 5  /* rdi = struct dune_tf *: return from an upcall */
+
+/* Ring-3 mode upcalls: when bit v of gl_upcall_mask is set, exception v
+ * from ring 3 is not sent to the vmm; the ring-0 stub saves the state as a
+ * struct dune_tf (dune/trap.h) on the user stack below the red zone and
+ * irets to gl_upcall_entry (ring 3) with rdi = tf, rsi = CR2. */
+#define DUNE_TF_SIZE 176
 
 /* A syscall number Linux does not have (it answers -ENOSYS); the vmm
  * answers DUNE_ABI_VERSION. "Am I inside?" without TLS, which the guest

@@ -25,10 +25,16 @@ typedef void (*dune_pgflt_cb)(uintptr_t addr, uint64_t fec, struct dune_tf *tf);
 /* A handler for any exception vector 0..31. */
 typedef void (*dune_intr_cb)(struct dune_tf *tf);
 
-/* Register (cb != NULL) or remove (NULL) a ring-0 handler. Ring-0 mode
- * only: handlers run at guest CPL0 in the trap context, so they must be
- * freestanding code on software KVM. Returns 0, -EINVAL (bad vector),
- * -ENOTSUP (ring-3 mode: use signals or the upcall API). */
+/* Register (cb != NULL) or remove (NULL) a handler for exceptions the
+ * guest application raises; the handler may change tf (registers, rip,
+ * rsp) and return to resume there. A registered vector no longer becomes
+ * a signal.
+ *  - ring-0 mode: the handler runs at guest CPL0 in the trap context (on
+ *    software KVM that code is emulated: freestanding, integer-only).
+ *  - ring-3 mode: guestlib's ring-0 stub upcalls it in ring 3 on the
+ *    interrupted stack (below its red zone): ordinary C, libc allowed.
+ *    About 40 ring-0 instructions in and 25 out; no VM exit.
+ * Returns 0 or -EINVAL (vector out of 0..31, or #DF/#MC). */
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
 

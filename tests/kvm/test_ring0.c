@@ -76,13 +76,16 @@ Test(ring0, exit_hypercall_ends_process, .exit_code = R0_HC_EXIT_CODE,
 	r0_hc_exit();
 }
 
-Test(ring0, handlers_refused_in_ring3_mode)
+Test(ring0, handler_vectors_are_checked)
 {
 	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
-	cr_assert_eq(dune_register_pgflt_handler(r0_pgflt_handler), -ENOTSUP);
 	cr_assert_eq(dune_register_intr_handler(DUNE_NR_VECTORS, NULL), -EINVAL);
 	cr_assert_eq(dune_register_intr_handler(-1, NULL), -EINVAL);
-	cr_assert_eq(dune_register_intr_handler(6, NULL), -ENOTSUP);
+	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_DF, NULL), -EINVAL);
+	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_MC, NULL), -EINVAL);
+	/* Ring-3 mode takes handlers too (upcalled in ring 3). */
+	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_UD, NULL), 0);
+	cr_assert_eq(dune_register_pgflt_handler(NULL), 0);
 }
 
 static int cpl_now(void)

@@ -1,0 +1,63 @@
+/* libdune/trap.c: trap handlers (dune/trap.h). In ring-0 mode they run in
+ * guestlib's ring-0 trap context (guestlib/trap.c); in ring-3 mode
+ * guestlib's stubs upcall them in ring 3 without a VM exit
+ * (gl_upcall_dispatch below), so they are ordinary C code. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dune/abi.h"
+#include "dune/trap.h"
+#include "gl.h"
+#include "vmm.h"
+
+extern uint64_t gl_upcall_mask;
+void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2);
+
+static int set_handler(int vec, int on)
+{
+	if (vmm_g && vmm_g->mode == DUNE_MODE_RING3) {
+		uint64_t bit = 1ull << vec;
+		if (on)
+			__atomic_fetch_or(&gl_upcall_mask, bit, __ATOMIC_SEQ_CST);
+		else
+			__atomic_fetch_and(&gl_upcall_mask, ~bit,
+					   __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+int dune_register_pgflt_handler(dune_pgflt_cb cb)
+{
+	gl_pgflt_handler = cb;
+	return set_handler(DUNE_VEC_PF, cb != NULL || gl_intr_handlers[14]);
+}
+
+int dune_register_intr_handler(int vec, dune_intr_cb cb)
+{
+	if (vec < 0 || vec >= DUNE_NR_VECTORS)
+		return -EINVAL;
+	if (vec == DUNE_VEC_DF || vec == DUNE_VEC_MC)
+		return -EINVAL; /* aborts: nothing to resume */
+	gl_intr_handlers[vec] = cb;
+	return set_handler(vec, cb != NULL ||
+				       (vec == DUNE_VEC_PF && gl_pgflt_handler));
+}
+
+void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2)
+{
+	if (tf->vec == DUNE_VEC_PF && gl_pgflt_handler) {
+		gl_pgflt_handler(cr2, tf->err, tf);
+		return;
+	}
+	if (tf->vec < DUNE_NR_VECTORS && gl_intr_handlers[tf->vec]) {
+		gl_intr_handlers[tf->vec](tf);
+		return;
+	}
+	/* The handler went away after the trap: nothing can resume. */
+	fprintf(stderr, "dune: exception %lu at %#lx with no handler\n",
+		(unsigned long)tf->vec, (unsigned long)tf->rip);
+	abort();
+}
