@@ -38,6 +38,17 @@ gl_fast_\vec:
 	.endif
 .endm
 
+/* Exit-only stubs: the IDT used while dune_jump_to_user() code runs. No
+ * upcalls and no privileged requests: every exception goes to the vmm. */
+.macro EXITONLY vec
+gl_exit_\vec:
+	NOERR \vec
+	pushq $\vec
+	outb %al, $DUNE_PORT_TRAP
+	addq $16, %rsp
+	iretq
+.endm
+
 /* Full stubs (ring-0 mode): save a struct dune_tf and try the in-guest
  * handlers first. */
 .macro FULL vec
@@ -51,6 +62,7 @@ gl_full_\vec:
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	FAST \v
 	FULL \v
+	EXITONLY \v
 .endr
 
 /* #UD in ring-3 mode: a privileged request from gl_priv(), or a real #UD
@@ -278,6 +290,11 @@ gl_vectors_fast:
 gl_vectors_full:
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad gl_full_\v
+.endr
+	.globl gl_vectors_exit
+gl_vectors_exit:
+.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad gl_exit_\v
 .endr
 
 	.section .note.GNU-stack, "", @progbits

@@ -13,7 +13,8 @@
  *                    | guestlib arena (host mmap, NORESERVE, 2 MiB   |
  *                    | aligned, one memslot, U=0 in guest PTEs):     |
  *     arena + 0      |   IDT (4 KiB)                                 |
- *     arena + 4 KiB  |   vCPU blocks, VCPU_BLOCK_SIZE each:          |
+ *     arena + 4 KiB  |   IDT for dune_jump_to_user code (exits only) |
+ *     arena + 8 KiB  |   vCPU blocks, VCPU_BLOCK_SIZE each:          |
  *                    |     +0 GDT, +4K TSS (with I/O bitmap),        |
  *                    |     +16K IST1 stack (16 KiB)                  |
  *     arena + 64 MiB |   page-table pool (4 KiB pages, bump alloc)   |
@@ -28,7 +29,8 @@
 #define ARENA_SIZE (512ull << 20)
 #define ARENA_ALIGN (2ull << 20)
 #define ARENA_IDT_OFF 0x0ull
-#define ARENA_VCPU_OFF 0x1000ull
+#define ARENA_UIDT_OFF 0x1000ull
+#define ARENA_VCPU_OFF 0x2000ull
 #define VCPU_BLOCK_SIZE (32ull << 10)
 #define VCPU_GDT_OFF 0x0ull
 #define VCPU_TSS_OFF 0x1000ull

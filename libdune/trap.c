@@ -11,6 +11,7 @@
 #include "dune/abi.h"
 #include "dune/trap.h"
 #include "gl.h"
+#include "sys.h"
 #include "vmm.h"
 
 extern uint64_t gl_upcall_mask;
@@ -60,4 +61,10 @@ void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2)
 	fprintf(stderr, "dune: exception %lu at %#lx with no handler\n",
 		(unsigned long)tf->vec, (unsigned long)tf->rip);
 	abort();
+}
+
+int dune_jump_to_user(struct dune_tf *tf, uint64_t *root, uint64_t *fault_addr)
+{
+	long r = vmm_sys3(DUNE_SYS_JUMP_USER, tf, root, fault_addr);
+	return (int)r;
 }

@@ -380,6 +380,34 @@ ptent_t *dune_vm_clone(ptent_t *root)
 	return (ptent_t *)(uintptr_t)pa;
 }
 
+ptent_t *dune_vm_new_root(void)
+{
+	uint64_t pa;
+	if (!vmm_g)
+		return NULL;
+	struct vmm *vm = vmm_g;
+	uint64_t arena = (uint64_t)(uintptr_t)vm->arena;
+	uint64_t t0 = (uint64_t)(uintptr_t)gl_text_start & ~(PAGE_SIZE - 1);
+	uint64_t t1 = ((uint64_t)(uintptr_t)gl_text_end + PAGE_SIZE - 1) &
+		      ~(PAGE_SIZE - 1);
+	vmm_mem_lock(vm);
+	int r = vmm_pt_alloc(vm, &pa);
+	if (!r) {
+		struct gl_pt pt = view((ptent_t *)(uintptr_t)pa);
+		/* What the CPU needs to take a trap: descriptor tables and
+		 * IST stacks (ring 0 only), and guestlib's entry text, which
+		 * this software KVM runs at CPL3 for syscall (read/exec). */
+		r = gl_pt_map(&pt, arena, arena, ARENA_PT_OFF,
+			      PTE_W | PTE_NX | PTE_PS);
+		if (!r)
+			r = gl_pt_map(&pt, t0, t0, t1 - t0, PTE_U);
+		if (r)
+			free_tables((uint64_t *)(uintptr_t)pa, 4);
+	}
+	vmm_mem_unlock(vm);
+	return r ? NULL : (ptent_t *)(uintptr_t)pa;
+}
+
 void dune_vm_free(ptent_t *root)
 {
 	if (!vmm_g || !root || root == dune_pgroot())

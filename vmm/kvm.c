@@ -300,6 +300,7 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 	gl_build_idt(vm->arena + ARENA_IDT_OFF, vm->mode == DUNE_MODE_RING3
 						    ? gl_vectors_fast
 						    : gl_vectors_full);
+	gl_build_idt(vm->arena + ARENA_UIDT_OFF, gl_vectors_exit);
 	vmm_g = vm;
 	return 0;
 fail:

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <ucontext.h>
 
+#include "dune/trap.h"
 #include "sys.h"
 #include "vmm.h"
 
@@ -445,6 +446,8 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 	if (!p)
 		return;
 	struct kvm_regs *r = &v->run->s.regs.regs;
+	if (v->in_user) /* the caller of dune_jump_to_user() gets it */
+		vmm_user_exit(v, DUNE_RET_SIGNAL, NULL, 0);
 	struct dune_trap_frame *tf = NULL;
 	if (text_of_guestlib(r->rip)) {
 		/* Parked at a trap stub's `out`: the app state is in the

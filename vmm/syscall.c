@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 
+#include "dune/trap.h"
 #include "maps.h"
 #include "sys.h"
 #include "vmm.h"
@@ -334,6 +335,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	uint64_t ret_rip = r->rcx, ret_flags = r->r11;
 
 	atomic_fetch_add(&v->vm->st_syscalls, 1);
+	if (v->in_user) { /* code run by dune_jump_to_user(): back to caller */
+		vmm_user_exit(v, DUNE_RET_SYSCALL, NULL, 0);
+		return;
+	}
 	switch (nr) {
 	case SYS_rt_sigreturn:
 		ret = vmm_sys_rt_sigreturn(v);
@@ -396,6 +401,12 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case DUNE_SYS_QUERY:
 		ret = DUNE_ABI_VERSION;
+		break;
+	case DUNE_SYS_JUMP_USER:
+		ret = vmm_user_enter(v, (gva_t)ARG0(r), (uint64_t)ARG1(r),
+				     (gva_t)ARG2(r));
+		if (!ret)
+			return; /* now running the frame */
 		break;
 	case SYS_fork:
 		ret = sys_fork(v, r, nr);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "dune/trap.h"
 #include "sys.h"
 #include "vmm.h"
 
@@ -32,7 +33,7 @@
 /* syscall clears these in RFLAGS (TF, DF, IF, AC, NT). */
 #define SFMASK_BITS 0x47700ull
 
-static void seg(struct kvm_segment *s, uint16_t sel, int code, int dpl)
+void vmm_seg(struct kvm_segment *s, uint16_t sel, int code, int dpl)
 {
 	memset(s, 0, sizeof(*s));
 	s->selector = sel;
@@ -57,8 +58,8 @@ void vmm_vcpu_set_app_segments(struct vmm_vcpu *v)
 	int cpl = app_cpl(v->vm);
 	if ((sr->cs.selector & 3) == cpl)
 		return;
-	seg(&sr->cs, cpl ? (DUNE_SEL_UCODE | 3) : DUNE_SEL_KCODE, 1, cpl);
-	seg(&sr->ss, cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA, 0, cpl);
+	vmm_seg(&sr->cs, cpl ? (DUNE_SEL_UCODE | 3) : DUNE_SEL_KCODE, 1, cpl);
+	vmm_seg(&sr->ss, cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA, 0, cpl);
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
 }
 
@@ -73,12 +74,12 @@ static int setup_sregs(struct vmm_vcpu *v, uint64_t fs_base, uint64_t gs_base)
 	int cpl = app_cpl(vm);
 	uint16_t cs = cpl ? (DUNE_SEL_UCODE | 3) : DUNE_SEL_KCODE;
 	uint16_t ds = cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA;
-	seg(&sr.cs, cs, 1, cpl);
-	seg(&sr.ds, ds, 0, cpl);
+	vmm_seg(&sr.cs, cs, 1, cpl);
+	vmm_seg(&sr.ds, ds, 0, cpl);
 	sr.es = sr.ss = sr.ds;
-	seg(&sr.fs, 0, 0, cpl);
+	vmm_seg(&sr.fs, 0, 0, cpl);
 	sr.fs.base = fs_base;
-	seg(&sr.gs, 0, 0, cpl);
+	vmm_seg(&sr.gs, 0, 0, cpl);
 	sr.gs.base = gs_base;
 	memset(&sr.tr, 0, sizeof(sr.tr));
 	sr.tr.selector = DUNE_SEL_TSS;
@@ -306,6 +307,7 @@ void vmm_vcpu_release(struct vmm_vcpu *v, int counted)
 	v->fault_addr = 0;
 	v->fault_repeat = 0;
 	v->vfork_child = 0;
+	v->in_user = 0;
 	vmm_signal_drop_actions(v);
 	if (counted)
 		atomic_fetch_sub(&vm->nvcpus, 1);
@@ -404,6 +406,10 @@ static void handle_trap(struct vmm_vcpu *v)
 	if (regs->rsp < ist_lo || regs->rsp + sizeof(*f) > ist_hi)
 		vmm_die("trap exit with a bad ring-0 stack", v);
 	atomic_fetch_add(&v->vm->st_faults, 1);
+	if (v->in_user) { /* code run by dune_jump_to_user() */
+		vmm_user_exit(v, DUNE_RET_FAULT, f, sregs->cr2);
+		return;
+	}
 	if ((f->cs & 3) != (uint64_t)app_cpl(v->vm)) {
 		char a[24], b[24];
 		vmm_msg("dune: exception ", vmm_fmt_dec(a, (long)f->vec), NULL);

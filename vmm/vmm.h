@@ -116,6 +116,11 @@ struct vmm_vcpu {
 	struct vmm_vcpu *pool_next;
 	void *actions;	 /* private signal actions (vfork child) or NULL */
 	int vfork_child; /* runs a CLONE_VM|CLONE_VFORK child process */
+	/* dune_jump_to_user() (vmm/user.c) */
+	int in_user;
+	struct kvm_regs ucaller; /* the caller's state to return to */
+	uint64_t ucaller_cr3, ucaller_idt;
+	gva_t utf, ufault_out;
 };
 
 /* ---- kvm.c: /dev/kvm, capabilities, the VM ---------------------------- */
@@ -192,6 +197,18 @@ extern const char gl_flush_ret[], gl_sysret[];
 /* ---- syscall.c: forwarded syscalls ---------------------------------- */
 void vmm_handle_syscall(struct vmm_vcpu *v);
 
+/* ---- user.c: dune_jump_to_user ---------------------------------------- */
+/* Switch the vCPU to the trap frame at tfp (ring 3, page table root or
+ * the current one). 0 (registers replaced) or -errno for the caller. */
+long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
+		    gva_t fault_out);
+/* Save the code's state into its trap frame and return to the caller with
+ * rax = why (DUNE_RET_*); f is the exception frame, if any. */
+void vmm_user_exit(struct vmm_vcpu *v, int why,
+		   const struct dune_trap_frame *f, uint64_t cr2);
+/* Fill a segment register (vcpu.c). */
+void vmm_seg(struct kvm_segment *s, uint16_t sel, int code, int dpl);
+
 /* ---- exec.c: execve keeps the new program under dune ---------------- */
 long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
 
@@ -240,6 +257,7 @@ extern const char gl_syscall_entry[];
 extern const char gl_text_start[], gl_text_end[];
 extern const uint64_t gl_vectors_fast[DUNE_NR_VECTORS];
 extern const uint64_t gl_vectors_full[DUNE_NR_VECTORS];
+extern const uint64_t gl_vectors_exit[DUNE_NR_VECTORS];
 void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit);
 void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
 		  int nports);

@@ -63,6 +63,9 @@
  * answers DUNE_ABI_VERSION. "Am I inside?" without TLS, which the guest
  * owns, and without trusting CS, which software KVM shows as the host's. */
 #define DUNE_SYS_QUERY 0x64756e65 /* "dune" */
+/* dune_jump_to_user(): rdi = struct dune_tf *, rsi = root (0: current),
+ * rdx = where to store CR2 of a #PF (0: nowhere). */
+#define DUNE_SYS_JUMP_USER 0x64756e66
 
 /* ---- Segment selectors (GDT layout, one GDT per vCPU) ------------------
  * Order is dictated by syscall/sysret: STAR[47:32] = KCODE (SS = KCODE + 8),

@@ -38,6 +38,28 @@ typedef void (*dune_intr_cb)(struct dune_tf *tf);
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
 
+/* ---- Running code at guest ring 3 (Dune's jump-to-user) ------------- */
+#define DUNE_VEC_SYSCALL 0x100 /* tf->vec after DUNE_RET_SYSCALL */
+#define DUNE_RET_SYSCALL 1     /* it executed syscall: tf->rax = number,
+				  arguments in tf; tf->rip after it */
+#define DUNE_RET_FAULT 2       /* an exception: tf->vec, tf->err; tf->rip
+				  at the faulting instruction */
+#define DUNE_RET_SIGNAL 3      /* a signal came for this thread: tf holds
+				  where the code was; jump again to go on */
+
+/* Run the state in tf (registers, rip, rsp, rflags) at guest ring 3 on
+ * page table root (NULL: the current one; else one made by
+ * dune_vm_new_root or dune_vm_clone), and return when that code makes a
+ * syscall (which is not executed), takes an exception or a signal arrives,
+ * with tf updated to its state then. *fault_addr (if not NULL) gets CR2
+ * of a #PF. The code runs with an IDT that sends every exception back
+ * here, so it has no way into ring 0. Returns DUNE_RET_* or -errno:
+ * -EINVAL (root not a page table of ours), -EFAULT (tf unreadable),
+ * -EBUSY (called from such code), -ENOSYS (not inside the guest).
+ * Cost: two VM exits per round trip. */
+int dune_jump_to_user(struct dune_tf *tf, uint64_t *root,
+		      uint64_t *fault_addr);
+
 #ifdef __cplusplus
 }
 #endif

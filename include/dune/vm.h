@@ -85,7 +85,13 @@ int dune_vm_page_walk(ptent_t *root, void *start, void *end, page_walk_cb cb,
  * read-only PERM_COW in both (the default fault handler copies them).
  * NULL on failure. */
 ptent_t *dune_vm_clone(ptent_t *root);
-/* Free a table made by dune_vm_clone (not the process's root). */
+/* A page table that maps none of the process: only what the guest kernel
+ * needs to take traps (supervisor-only) and guestlib's entry text. For
+ * code run with dune_jump_to_user(); map its memory with PERM_U. NULL on
+ * failure. */
+ptent_t *dune_vm_new_root(void);
+/* Free a table made by dune_vm_clone or dune_vm_new_root (not the
+ * process's root). Frames are not freed. */
 void dune_vm_free(ptent_t *root);
 /* Resolve a write fault on a PERM_COW page: copy the frame, map it
  * writable. Returns 0, or -EFAULT if addr is not a COW page. */
