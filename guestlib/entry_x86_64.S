@@ -258,6 +258,60 @@ gl_upcall_entry:
 	jmp gl_priv_insn
 	.size gl_upcall_entry, .-gl_upcall_entry
 
+/* Ring-0 mode: the same for a syscall upcall, resumed with iretq at CPL0
+ * from a frame built below the tf. */
+	.globl gl_upcall_entry0
+	.hidden gl_upcall_entry0
+	.type gl_upcall_entry0, @function
+gl_upcall_entry0:
+	call gl_upcall_dispatch
+	movq %rsp, %rdi
+	pushq $DUNE_SEL_KDATA
+	pushq 160(%rdi)                 /* rsp */
+	pushq 152(%rdi)                 /* rflags */
+	andq $0x240dd5, (%rsp)
+	orq $0x202, (%rsp)
+	pushq $DUNE_SEL_KCODE
+	pushq 136(%rdi)                 /* rip */
+	movq 0(%rdi), %r15
+	movq 8(%rdi), %r14
+	movq 16(%rdi), %r13
+	movq 24(%rdi), %r12
+	movq 32(%rdi), %r11
+	movq 40(%rdi), %r10
+	movq 48(%rdi), %r9
+	movq 56(%rdi), %r8
+	movq 64(%rdi), %rbp
+	movq 80(%rdi), %rsi
+	movq 88(%rdi), %rdx
+	movq 96(%rdi), %rcx
+	movq 104(%rdi), %rbx
+	movq 112(%rdi), %rax
+	movq 72(%rdi), %rdi
+	iretq
+	.size gl_upcall_entry0, .-gl_upcall_entry0
+
+/* long gl_passthrough(struct dune_tf *tf): run tf's syscall for real; the
+ * vmm knows the return address and does not upcall it again. */
+	.globl gl_passthrough, gl_passthrough_ret
+	.hidden gl_passthrough, gl_passthrough_ret
+	.type gl_passthrough, @function
+gl_passthrough:
+	pushq %rdi
+	movq 112(%rdi), %rax
+	movq 80(%rdi), %rsi
+	movq 88(%rdi), %rdx
+	movq 40(%rdi), %r10
+	movq 56(%rdi), %r8
+	movq 48(%rdi), %r9
+	movq 72(%rdi), %rdi
+	syscall
+gl_passthrough_ret:
+	popq %rdi
+	movq %rax, 112(%rdi)
+	ret
+	.size gl_passthrough, .-gl_passthrough
+
 	.data
 	.balign 8
 	.globl gl_upcall_mask

@@ -16,6 +16,7 @@ _Static_assert(sizeof(struct dune_tf) == 22 * 8, "dune_tf size");
 /* Handlers live in ordinary (user-mapped) memory; ring 0 reads them. */
 dune_pgflt_cb gl_pgflt_handler;
 dune_intr_cb gl_intr_handlers[DUNE_NR_VECTORS];
+dune_syscall_cb gl_syscall_handler;
 
 static inline uint64_t read_cr2(void)
 {

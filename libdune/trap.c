@@ -47,8 +47,17 @@ int dune_register_intr_handler(int vec, dune_intr_cb cb)
 				       (vec == DUNE_VEC_PF && gl_pgflt_handler));
 }
 
+long dune_passthrough_syscall(struct dune_tf *tf)
+{
+	return gl_passthrough(tf);
+}
+
 void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2)
 {
+	if (tf->vec == DUNE_VEC_SYSCALL && gl_syscall_handler) {
+		gl_syscall_handler(tf);
+		return;
+	}
 	if (tf->vec == DUNE_VEC_PF && gl_pgflt_handler) {
 		gl_pgflt_handler(cr2, tf->err, tf);
 		return;

@@ -11,6 +11,7 @@
 #include <sys/shm.h>
 
 #include "dune/trap.h"
+#include "gl.h"
 #include "maps.h"
 #include "sys.h"
 #include "vmm.h"
@@ -318,6 +319,47 @@ static long sys_arch_prctl(struct vmm_vcpu *v, struct kvm_regs *r)
 	return 0;
 }
 
+/* ---- interposition -------------------------------------------------------- */
+/* dune_register_syscall_handler(): instead of running the syscall, upcall
+ * the handler with the caller's state as a struct dune_tf on its stack
+ * (below the red zone), as guestlib's trap upcalls do. */
+static int upcall_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
+{
+	struct dune_tf tf;
+	uint64_t sp = (r->rsp - 128 - sizeof(tf)) & ~15ull;
+	tf.r15 = r->r15, tf.r14 = r->r14, tf.r13 = r->r13, tf.r12 = r->r12;
+	tf.r11 = r->r11, tf.r10 = r->r10, tf.r9 = r->r9, tf.r8 = r->r8;
+	tf.rbp = r->rbp, tf.rdi = r->rdi, tf.rsi = r->rsi, tf.rdx = r->rdx;
+	tf.rcx = r->rcx, tf.rbx = r->rbx, tf.rax = r->rax;
+	tf.vec = DUNE_VEC_SYSCALL, tf.err = 0;
+	tf.rip = r->rcx, tf.rflags = r->r11, tf.rsp = r->rsp;
+	tf.cs = v->run->s.regs.sregs.cs.selector;
+	tf.ss = v->run->s.regs.sregs.ss.selector;
+	if (vmm_copy_to_guest(v->vm, sp, &tf, sizeof(tf)))
+		return -EFAULT;
+	r->rsp = sp;
+	r->rdi = sp;
+	r->rsi = 0;
+	r->rip = vmm_cfg.sys_upcall;
+	r->rflags = vmm_sanitize_rflags(r->r11);
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	vmm_vcpu_set_app_segments(v);
+	return 0;
+}
+
+int dune_register_syscall_handler(dune_syscall_cb cb)
+{
+	if (!vmm_g)
+		return -EPERM;
+	gl_syscall_handler = cb;
+	vmm_cfg.sys_upcall =
+		!cb ? 0
+		    : (uint64_t)(uintptr_t)(vmm_g->mode == DUNE_MODE_RING3
+						    ? gl_upcall_entry
+						    : gl_upcall_entry0);
+	return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 static void resume_user(struct vmm_vcpu *v, uint64_t rip, uint64_t rflags)
 {
@@ -339,6 +381,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		vmm_user_exit(v, DUNE_RET_SYSCALL, NULL, 0);
 		return;
 	}
+	if (vmm_cfg.sys_upcall && nr != SYS_rt_sigreturn && nr != SYS_exit &&
+	    r->rcx != (uint64_t)(uintptr_t)gl_passthrough_ret &&
+	    !upcall_syscall(v, r))
+		return;
 	switch (nr) {
 	case SYS_rt_sigreturn:
 		ret = vmm_sys_rt_sigreturn(v);

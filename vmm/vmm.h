@@ -86,6 +86,7 @@ struct vmm_config {
 	size_t exec_env_len;
 	int n_exec_env;
 	char loader[4096]; /* the dune command, for exec'd static programs */
+	uint64_t sys_upcall; /* syscall interposition entry (0: off) */
 };
 extern struct vmm_config vmm_cfg;
 
@@ -193,6 +194,8 @@ _Noreturn void vmm_die(const char *what, struct vmm_vcpu *v);
 
 uint64_t vmm_sanitize_rflags(uint64_t f);
 extern const char gl_flush_ret[], gl_sysret[];
+extern const char gl_upcall_entry[], gl_upcall_entry0[];
+extern const char gl_passthrough_ret[];
 
 /* ---- syscall.c: forwarded syscalls ---------------------------------- */
 void vmm_handle_syscall(struct vmm_vcpu *v);

@@ -38,6 +38,24 @@ typedef void (*dune_intr_cb)(struct dune_tf *tf);
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
 
+/* ---- Syscall interposition ------------------------------------------ */
+/* A syscall handler gets the caller's state: tf->rax = number, arguments
+ * in rdi, rsi, rdx, r10, r8, r9; it sets tf->rax to the result (emulate)
+ * or calls dune_passthrough_syscall(tf) (run it for real). It may change
+ * any of tf, e.g. tf->rip to redirect. */
+typedef void (*dune_syscall_cb)(struct dune_tf *tf);
+
+/* Interpose on every syscall the application makes (NULL: stop). The
+ * handler runs in the application's own mode and context, on its stack
+ * below the red zone; rt_sigreturn and exit are never interposed. Cost:
+ * the syscall's exit, then no exit to resume. Returns 0 or -EPERM (before
+ * dune_init). Not inherited by dune_jump_to_user() code, whose syscalls
+ * return to its caller. */
+int dune_register_syscall_handler(dune_syscall_cb cb);
+/* Run tf's syscall for real and store its result in tf->rax (also
+ * returned). Callable from a syscall handler (it is not interposed). */
+long dune_passthrough_syscall(struct dune_tf *tf);
+
 /* ---- Running code at guest ring 3 (Dune's jump-to-user) ------------- */
 #define DUNE_VEC_SYSCALL 0x100 /* tf->vec after DUNE_RET_SYSCALL */
 #define DUNE_RET_SYSCALL 1     /* it executed syscall: tf->rax = number,
