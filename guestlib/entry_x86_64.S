@@ -74,6 +74,8 @@ gl_ud_fast:
 	cmpq %r11, 24(%rsp)
 	popq %r11
 	jne 9f
+	cmpl $DUNE_PRIV_RESUME, %eax    /* the most frequent: first */
+	je gl_resume
 	cmpl $DUNE_PRIV_INVLPG, %eax
 	jne 1f
 	invlpg (%rdi)
@@ -95,8 +97,7 @@ gl_ud_fast:
 	addq $4096, %rdi
 	decq %rsi
 	jmp 4b
-5:	cmpl $DUNE_PRIV_RESUME, %eax
-	je gl_resume
+5:
 7:	movq $-1, %rax          /* unknown op */
 	jmp 6f
 8:	xorl %eax, %eax

@@ -606,7 +606,7 @@ static int scan_level(uint64_t *t, int l, uint64_t base, uint64_t start,
 			r = l == 2 ? scan_pt(sub, va, start, end, d)
 				   : scan_level(sub, l - 1, va, start, end, d);
 			if (!r && d->clear && va >= start &&
-			    va + size <= end)
+			    va + size <= end && (e & PTE_A))
 				__atomic_fetch_and(&t[i], ~PTE_A,
 						   __ATOMIC_SEQ_CST);
 		}
