@@ -141,3 +141,7 @@ if [ -n "$failed" ]; then
 	echo "FAILED:$failed" >&2
 	exit 1
 fi
+if grep -q 'NOT met' "$all"; then
+	echo "some goals are NOT met (see above)" >&2
+	exit 1
+fi
