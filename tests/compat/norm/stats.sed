@@ -1,0 +1,1 @@
+/^dune: stats: /d
