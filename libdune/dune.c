@@ -157,9 +157,11 @@ void dune_get_stats(struct dune_stats *o)
 	o->signals = atomic_load(&vm->st_signals);
 	o->pt_syncs = atomic_load(&vm->st_syncs);
 	o->monitor_ns = atomic_load(&vm->st_monitor_ns);
+	vmm_mem_lock(vm);
 	o->memslots = (uint64_t)vm->nslots;
 	for (int i = 0; i < vm->nslots; i++)
 		o->memslot_bytes += vm->slots[i].end - vm->slots[i].start;
+	vmm_mem_unlock(vm);
 }
 
 int dune_host_info(struct dune_host_info *out)

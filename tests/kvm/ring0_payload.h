@@ -15,7 +15,9 @@
 /* Not mapped in the process (checked by the test) and 64-bit addressed:
  * this host's ring-0 emulator does not fault on 32-bit-addressed accesses
  * to page 0. */
-#define R0_FAULT_VA 0x100000000000ull
+/* Unmapped natively and under ASan (whose shadow covers 0x7fff8000 up to
+ * 0x10007fff8000). */
+#define R0_FAULT_VA 0x300000000000ull
 
 struct r0_args {
 	int wfd, rfd; /* a pipe */

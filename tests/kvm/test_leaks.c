@@ -49,6 +49,13 @@ static void expect_no_growth(const char *what, struct sample a,
 		    b.file - a.file, b.size - a.size);
 	cr_assert_eq(b.fds, a.fds, "%s: %d fds open, %d before (fd leak)",
 		     what, b.fds, a.fds);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan keeps freed memory in quarantine and grows its own metadata:
+	 * memory counters say nothing here. LeakSanitizer checks this build
+	 * at exit instead; the plain build checks the bounds below. */
+	cr_log_info("%s: ASan build: memory bounds not checked", what);
+	return;
+#endif
 	cr_assert_leq(b.rss - a.rss, RSS_BOUND_KB,
 		      "%s: VmRSS grew by %ld KiB over %d cycles (%ld -> %ld)",
 		      what, b.rss - a.rss, CYCLES, a.rss, b.rss);
