@@ -64,20 +64,26 @@ mkdir -p "$work" || exit 2
 work=$(cd "$work" && pwd)
 
 # Programs: built by CMake (--progs), or here with the system compiler.
+# Some also get a statically linked twin, NAME-static.
+static_progs="threads signals forkwait exec mmap crash envfd"
+build_prog() { # src out extra-flags
+	if [ ! -x "$2" ] || [ "$1" -nt "$2" ] || [ "$here/progs/check.h" -nt "$2" ]
+	then
+		# shellcheck disable=SC2086
+		${CC:-cc} -std=c11 -O2 -g -Wall -Wextra -Werror $3 \
+			-I"$here/progs" -o "$2" "$1" -pthread ||
+			{ echo "compat.sh: cannot build $1" >&2; exit 2; }
+	fi
+}
 if [ -z "$progs" ]; then
 	progs=$work/progs
 	mkdir -p "$progs"
 	for src in "$here"/progs/*.c; do
 		name=$(basename "$src" .c)
-		out=$progs/$name
-		[ "$name" = static_hello ] && extra=-static || extra=""
-		if [ ! -x "$out" ] || [ "$src" -nt "$out" ] ||
-		   [ "$here/progs/check.h" -nt "$out" ]; then
-			# shellcheck disable=SC2086
-			${CC:-cc} -std=c11 -O2 -g -Wall -Wextra -Werror $extra \
-				-I"$here/progs" -o "$out" "$src" -pthread ||
-				{ echo "compat.sh: cannot build $src" >&2; exit 2; }
-		fi
+		build_prog "$src" "$progs/$name" ""
+		case " $static_progs " in *" $name "*)
+			build_prog "$src" "$progs/$name-static" -static ;;
+		esac
 	done
 fi
 progs=$(cd "$progs" && pwd)
