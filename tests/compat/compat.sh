@@ -132,6 +132,27 @@ normalise() { # file
 	sed -f "$here/norm/$norm.sed" "$1" > "$1.n" && mv "$1.n" "$1"
 }
 
+# Is dune built with AddressSanitizer (DUNE_SANITIZE)? Qualifies xfail lines.
+dune_asan=no
+ldd "$dune" 2>/dev/null | grep -q libasan && dune_asan=yes
+
+# xfail_reason NAME MODE: the reason xfail.txt gives, or nothing. A line's
+# first word is a case-name pattern (sh glob), optionally qualified as
+# ring3:PATTERN, ring0:PATTERN or asan:PATTERN (dune built with ASan).
+xfail_reason() {
+	[ -f "$xfail_file" ] || return 0
+	sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$xfail_file" |
+	while read -r pat reason; do
+		case $pat in
+		ring3:*|ring0:*) [ "${pat%%:*}" = "$2" ] || continue
+			pat=${pat#*:} ;;
+		asan:*) [ $dune_asan = yes ] || continue; pat=${pat#*:} ;;
+		esac
+		# shellcheck disable=SC2254
+		case $1 in $pat) echo "$reason"; break ;; esac
+	done
+}
+
 # Prints PASS/FAIL/SKIP/XFAIL/XPASS lines; returns 0 pass, 1 fail, 77 skip.
 run_case() { # mode line
 	mode=$1 line=$2
@@ -170,10 +191,7 @@ ${o#env=}" ;;
 			echo "SKIP  $tag: needs $n (see tests/compat/packages.txt)"
 			return 77; }
 	done
-	xfail=$(sed -e '/^#/d' "$xfail_file" 2>/dev/null |
-		awk -v n="$name" -v m="$mode" \
-		'$1 == n || $1 == m ":" n { $1 = ""; sub(/^ +/, ""); print; exit }')
-
+	xfail=$(xfail_reason "$name" "$mode")
 	res=$work/results/$name.$mode
 	fix=$work/fixtures/$name.$mode
 	scratch=$work/run/$name.$mode
