@@ -1,7 +1,10 @@
 /* tests/compat/progs/threads.c: many threads (each a vCPU under dune)
  * synchronising with mutex/condvar rounds, a raw-futex relay and a
  * barrier, with per-thread TLS, errno and thread-specific data checked
- * after every blocking step. usage: threads [NTHREADS] */
+ * after every blocking step. usage: threads [NTHREADS]
+ * threads cancel: pthread_cancel of a blocked and of a spinning thread
+ * (glibc's SIGCANCEL), setuid/setgid with threads running (glibc's
+ * SIGSETXID broadcast), and exit while a thread is blocked in read(). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
@@ -106,8 +109,54 @@ static void *worker(void *arg)
 	return (void *)(intptr_t)(id * 3);
 }
 
+static int cancel_pipe[2];
+
+static void *blocker(void *arg)
+{
+	(void)arg;
+	char c;
+	while (read(cancel_pipe[0], &c, 1) >= 0)
+		;
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pthread_testcancel();
+	return NULL;
+}
+
+static int test_cancel(void)
+{
+	CHECK(pipe(cancel_pipe) == 0, "pipe");
+	pthread_t t1, t2, t3;
+	void *r;
+	pthread_create(&t1, NULL, blocker, NULL);
+	pthread_create(&t2, NULL, spinner, NULL);
+	usleep(10000);
+	pthread_cancel(t1);
+	pthread_join(t1, &r);
+	printf("cancel a thread blocked in read: %s\n",
+	       r == PTHREAD_CANCELED ? "canceled" : "not canceled");
+	pthread_cancel(t2);
+	pthread_join(t2, &r);
+	printf("cancel a spinning thread: %s\n",
+	       r == PTHREAD_CANCELED ? "canceled" : "not canceled");
+	pthread_create(&t3, NULL, blocker, NULL);
+	usleep(10000);
+	printf("setgid with threads: %d\n", setgid(getgid()));
+	printf("setuid with threads: %d\n", setuid(getuid()));
+	printf("exit 3 with a thread blocked in read\n");
+	fflush(stdout);
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "cancel"))
+		return test_cancel();
 	nthreads = argc > 1 ? atoi(argv[1]) : 200;
 	if (nthreads < 1 || nthreads > MAXT)
 		return 2;

@@ -5,6 +5,8 @@ echo "== pipes"
 printf '%s\n' pear apple fig apple banana | sort | uniq -c | sort -rn | head -n 3
 seq 1 2000 | tr 0-9 a-j | grep -c b | sed 's/^/lines with b: /'
 seq 1 5 | while read -r n; do echo "sq $((n * n))"; done | tail -n 2
+yes compat | head -n 2
+echo "yes killed by SIGPIPE: $(yes | (head -c 10 >/dev/null; sleep 0.05); echo done)"
 echo "pipeline status (last command): $(false | true; echo $?)"
 
 echo "== subshells and groups"
