@@ -95,6 +95,7 @@ int dune_enter(void)
 		vmm_sys2(SYS_munmap, stack, size);
 		return r;
 	}
+	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &v->guest_mask, 8);
 	/* The thread's sigaltstack becomes the guest's; host handlers run on
 	 * the monitor stack. */
 	if (!vmm_sys2(SYS_sigaltstack, NULL, &cur) &&

@@ -335,8 +335,10 @@ static void save_gregs(const struct gctx *c, greg_t *g)
 /* Build the frame for sig on the guest stack and point the context at the
  * handler. Returns 0, or -EFAULT if the frame cannot be written (the
  * kernel's answer to that is SIGSEGV). */
+static void apply_mask(struct vmm_vcpu *v);
+
 static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
-		       const siginfo_t *info)
+		       const siginfo_t *info, const uint64_t *base)
 {
 	struct vmm *vm = v->vm;
 	struct ksigaction *a = &acts(v)[sig];
@@ -357,8 +359,7 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 	sp -= sizeof(f);
 	sp = ((sp + 8) & ~15ull) - 8; /* as if called: rsp+8 is 16-aligned */
 
-	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
-	mask &= ~atomic_load(&v->held); /* the guest's own mask */
+	mask = v->guest_mask;
 	memset(&f, 0, sizeof(f));
 	f.pretcode = a->restorer;
 	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
@@ -389,10 +390,14 @@ static int build_frame(struct vmm_vcpu *v, struct gctx *c, int sig,
 		v->altstack.ss_size = 0;
 
 	atomic_fetch_and(&v->held, ~SIGBIT(sig));
-	uint64_t nmask = mask | a->mask | atomic_load(&v->held);
+	/* The handler runs with the mask in effect at delivery (a
+	 * sigsuspend's temporary one, say), plus its own; the frame keeps the
+	 * mask to return to. */
+	uint64_t nmask = (base ? *base : mask) | a->mask;
 	if (!(a->flags & SA_NODEFER))
 		nmask |= SIGBIT(sig);
-	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &nmask, NULL, 8);
+	v->guest_mask = nmask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+	apply_mask(v);
 	if (a->flags & SA_RESETHAND) {
 		a->handler = (uint64_t)SIG_DFL;
 		install_host(sig, a);
@@ -413,8 +418,7 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 	uint64_t mask;
 	struct gctx c;
 	siginfo_t si;
-	vmm_sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
-	mask &= ~atomic_load(&v->held);
+	mask = v->guest_mask;
 	if (!has_handler(v, sig) || (mask & SIGBIT(sig)))
 		die_by(sig); /* as force_sig(): blocked or default kills */
 	memset(&si, 0, sizeof(si));
@@ -422,7 +426,7 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 	si.si_code = code;
 	si.si_addr = (void *)(uintptr_t)addr;
 	ctx_init(v, &c, tf);
-	if (build_frame(v, &c, sig, &si))
+	if (build_frame(v, &c, sig, &si, NULL))
 		die_by(SIGSEGV);
 }
 
@@ -430,6 +434,39 @@ static int text_of_guestlib(uint64_t rip)
 {
 	return rip >= (uint64_t)(uintptr_t)gl_text_start &&
 	       rip < (uint64_t)(uintptr_t)gl_text_end;
+}
+
+/* The host mask of this thread: the guest's mask plus the signals held
+ * for the guest (recorded, not framed yet). */
+static void apply_mask(struct vmm_vcpu *v)
+{
+	uint64_t m = v->guest_mask | atomic_load(&v->held);
+	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
+}
+
+long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set,
+			    gva_t oset, size_t size)
+{
+	uint64_t n, old = v->guest_mask;
+	if (size != 8)
+		return -EINVAL;
+	if (set) {
+		if (vmm_copy_from_guest(v->vm, &n, set, sizeof(n)))
+			return -EFAULT;
+		if (how == SIG_BLOCK)
+			n = old | n;
+		else if (how == SIG_UNBLOCK)
+			n = old & ~n;
+		else if (how != SIG_SETMASK)
+			return -EINVAL;
+	}
+	if (oset && vmm_copy_to_guest(v->vm, oset, &old, sizeof(old)))
+		return -EFAULT;
+	if (set) {
+		v->guest_mask = n & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+		apply_mask(v); /* newly unblocked host signals arrive now */
+	}
+	return 0;
 }
 
 /* Unblock a held signal we will not frame (its action changed). */
@@ -458,28 +495,40 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 			return;
 		tf = (void *)(uintptr_t)r->rsp;
 	}
+	/* Lowest number first, each only while not blocked, as the kernel
+	 * delivers: a handler's mask may hold back the rest until its
+	 * sigreturn. A syscall that ran with a temporary mask (sigsuspend,
+	 * ppoll, ...) leaves it in deliver_mask for this delivery. */
+	uint64_t blocked = v->guest_mask;
+	if (v->deliver_mask_set) {
+		blocked = v->deliver_mask;
+		v->deliver_mask_set = 0;
+	}
 	for (int sig = 1; sig <= NSIG_K; sig++) {
-		if (!(p & SIGBIT(sig)))
+		uint64_t bit = SIGBIT(sig);
+		if (!(p & bit) || (blocked & bit))
 			continue;
-		atomic_fetch_and(&v->pending, ~SIGBIT(sig));
-		if (acts(v)[sig].handler == (uint64_t)SIG_IGN ||
-		    acts(v)[sig].handler == (uint64_t)SIG_DFL)
+		atomic_fetch_and(&v->pending, ~bit);
+		struct ksigaction *a = &acts(v)[sig];
+		if (a->handler == (uint64_t)SIG_IGN ||
+		    a->handler == (uint64_t)SIG_DFL)
 			release_held(v, sig);
-		if (acts(v)[sig].handler == (uint64_t)SIG_IGN)
+		if (a->handler == (uint64_t)SIG_IGN)
 			continue;
-		if (acts(v)[sig].handler == (uint64_t)SIG_DFL) {
+		if (a->handler == (uint64_t)SIG_DFL) {
 			/* The action changed after the signal arrived: let the
 			 * kernel apply the default (terminate, stop, ...). */
 			set_host_default(sig);
 			vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), vmm_gettid(),
 				 sig);
-			install_host(sig, &acts(v)[sig]);
+			install_host(sig, a);
 			continue;
 		}
 		struct gctx c;
 		ctx_init(v, &c, tf);
-		if (build_frame(v, &c, sig, &v->pend_info[sig]))
+		if (build_frame(v, &c, sig, &v->pend_info[sig], &blocked))
 			die_by(SIGSEGV);
+		blocked = v->guest_mask; /* the handler's */
 	}
 }
 
@@ -511,9 +560,41 @@ static int never_restarts(long nr)
 	}
 }
 
+/* The temporary signal mask a syscall ran with, if it takes one. */
+static int temp_mask_of(struct vmm_vcpu *v, long nr, uint64_t *mask)
+{
+	const struct kvm_regs *r = &v->run->s.regs.regs;
+	gva_t at = 0;
+	switch (nr) {
+	case SYS_rt_sigsuspend:
+		at = r->rdi;
+		break;
+	case SYS_ppoll:
+		at = r->r10;
+		break;
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		at = r->r8;
+		break;
+	case SYS_pselect6: {
+		uint64_t ss[2]; /* { const sigset_t *ss; size_t size; } */
+		if (!r->r9 || vmm_copy_from_guest(v->vm, ss, r->r9, sizeof(ss)))
+			return 0;
+		at = ss[0];
+		break;
+	}
+	default:
+		return 0;
+	}
+	return at && !vmm_copy_from_guest(v->vm, mask, at, sizeof(*mask));
+}
+
 void vmm_signal_syscall_interrupted(struct vmm_vcpu *v, long nr)
 {
 	uint64_t p = atomic_load(&v->pending);
+	if (temp_mask_of(v, nr, &v->deliver_mask))
+		v->deliver_mask_set = 1;
+
 	for (int sig = 1; sig <= NSIG_K; sig++) {
 		if (!(p & SIGBIT(sig)) || !has_handler(v, sig))
 			continue;
@@ -563,7 +644,7 @@ long vmm_sys_rt_sigreturn(struct vmm_vcpu *v)
 	r->rflags = vmm_sanitize_rflags((uint64_t)g[REG_EFL]);
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	vmm_vcpu_set_app_segments(v);
-	uint64_t m = uc.uc_sigmask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
-	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
+	v->guest_mask = uc.uc_sigmask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+	apply_mask(v);
 	return 0;
 }

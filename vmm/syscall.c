@@ -168,6 +168,9 @@ static void thread_start(void *arg)
 	struct thread_start *ts = (void *)v->xsave; /* parked there by clone */
 	struct kvm_regs regs = ts->regs;
 	uint64_t fs = ts->fs_base, gs = ts->gs_base;
+	/* The kernel gave us the parent's host mask (with its held
+	 * signals): the child starts with the parent's guest mask. */
+	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &v->guest_mask, NULL, 8);
 	if (vmm_vcpu_load(v, &regs, fs, gs))
 		vmm_die("cannot load a new thread's vCPU", v);
 	vmm_vcpu_run(v);
@@ -197,6 +200,7 @@ static long sys_clone_vm(struct vmm_vcpu *v, struct kvm_regs *r,
 	    (flags & CLONE_SETTLS) ? tls : v->run->s.regs.sregs.fs.base;
 	ts->gs_base = v->run->s.regs.sregs.gs.base;
 	c->vfork_child = !!(flags & CLONE_VFORK);
+	c->guest_mask = v->guest_mask;
 	if (c->vfork_child && vmm_signal_private_actions(c)) {
 		vmm_sys2(SYS_munmap, c->mon_stack, c->mon_stack_size);
 		vmm_vcpu_release(c, 1);
@@ -218,6 +222,7 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 {
 	struct vmm *old = pv->vm;
 	enum dune_mode mode = old->mode;
+	uint64_t mask = pv->guest_mask;
 	uint64_t fs = pv->run->s.regs.sregs.fs.base;
 	uint64_t gs = pv->run->s.regs.sregs.gs.base;
 	uint8_t *stack = pv->mon_stack;
@@ -255,6 +260,8 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	v->mon_stack_size = stack_size;
 	vmm_mem_add_private(vmm_g, (uint64_t)(uintptr_t)stack,
 			    (uint64_t)(uintptr_t)stack + stack_size);
+	v->guest_mask = mask;
+	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
 	if (vmm_vcpu_load(v, &r, fs, gs) ||
 	    __vmm_ioctl(v->fd, KVM_SET_XSAVE, fpu))
 		vmm_die("forked child cannot load its vCPU", v);
@@ -395,6 +402,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	case SYS_rt_sigaction:
 		ret = vmm_sys_rt_sigaction(v, (int)ARG0(r), (gva_t)ARG1(r),
 					   (gva_t)ARG2(r), (size_t)ARG3(r));
+		break;
+	case SYS_rt_sigprocmask:
+		ret = vmm_sys_rt_sigprocmask(v, (int)ARG0(r), (gva_t)ARG1(r),
+					     (gva_t)ARG2(r), (size_t)ARG3(r));
 		break;
 	case SYS_sigaltstack:
 		ret = vmm_sys_sigaltstack(v, (gva_t)ARG0(r), (gva_t)ARG1(r));

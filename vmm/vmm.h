@@ -110,6 +110,9 @@ struct vmm_vcpu {
 	/* signals (vmm/signal.c) */
 	atomic_uint_least64_t pending; /* host signals not yet delivered */
 	atomic_uint_least64_t held;    /* ... of which we blocked on host */
+	uint64_t guest_mask;           /* the guest thread's signal mask */
+	uint64_t deliver_mask;         /* mask for the next delivery, if set */
+	int deliver_mask_set;
 	siginfo_t pend_info[65];
 	stack_t altstack;	     /* the guest's sigaltstack */
 	uint8_t *xsave;		     /* scratch, xsave_size bytes */
@@ -237,6 +240,9 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 long vmm_sys_rt_sigaction(struct vmm_vcpu *v, int sig, gva_t act, gva_t oact,
 			  size_t setsize);
 long vmm_sys_sigaltstack(struct vmm_vcpu *v, gva_t ss, gva_t oss);
+/* The guest's mask is kept here; the host's is it plus held signals. */
+long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set,
+			    gva_t oset, size_t size);
 /* rt_sigreturn: restore the guest state saved in the frame at rsp. */
 long vmm_sys_rt_sigreturn(struct vmm_vcpu *v);
 /* Called after a forwarded syscall returned -EINTR. */
