@@ -275,7 +275,7 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 		r = -EINVAL;
 		goto fail;
 	}
-	vm->kvm_fd = open_kvm(detail, dlen);
+	vm->kvm_fd = vmm_fd_high(open_kvm(detail, dlen));
 	if (vm->kvm_fd < 0) {
 		r = vm->kvm_fd;
 		goto fail;
@@ -284,7 +284,7 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 	if (r)
 		goto fail;
 	vm->xcr0 = host_xcr0();
-	vm->vm_fd = (int)__vmm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	vm->vm_fd = vmm_fd_high((int)__vmm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0));
 	if (vm->vm_fd < 0) {
 		r = vm->vm_fd;
 		snprintf(detail, dlen, "KVM_CREATE_VM failed: %s",

@@ -12,6 +12,7 @@
 
 #include "maps.h"
 #include "sys.h"
+#include "vmm.h"
 
 /* uapi/linux/fs.h (6.11+); Debian 12's headers predate it. */
 struct vmm_procmap_query {
@@ -48,9 +49,14 @@ static int open_maps(void)
 				       O_RDONLY | O_CLOEXEC, 0);
 		if (fd < 0)
 			return fd;
-		maps_fd = fd;
+		maps_fd = vmm_fd_high(fd);
 	}
 	return maps_fd;
+}
+
+int *vmm_maps_fd_slot(void)
+{
+	return &maps_fd;
 }
 
 void vmm_maps_reset(void)

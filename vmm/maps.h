@@ -20,6 +20,8 @@ typedef int (*vmm_vma_cb)(const struct vmm_vma *v, void *arg);
 int vmm_maps_iter(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg);
 /* The vma containing addr: 0, or -ENOENT. */
 int vmm_maps_find(uint64_t addr, struct vmm_vma *out);
+/* Where the cached /proc/self/maps fd is kept (-1: none). */
+int *vmm_maps_fd_slot(void);
 /* Forget cached fds (after fork). */
 void vmm_maps_reset(void);
 

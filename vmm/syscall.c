@@ -403,6 +403,18 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		ret = vmm_sys_rt_sigaction(v, (int)ARG0(r), (gva_t)ARG1(r),
 					   (gva_t)ARG2(r), (size_t)ARG3(r));
 		break;
+	case SYS_close:
+		ret = vmm_sys_close(v->vm, (int)ARG0(r));
+		break;
+	case SYS_dup2:
+	case SYS_dup3:
+		ret = vmm_sys_dup3(v->vm, nr, (int)ARG0(r), (int)ARG1(r),
+				   (int)ARG2(r));
+		break;
+	case SYS_close_range:
+		ret = vmm_sys_close_range(v->vm, (unsigned)ARG0(r),
+					  (unsigned)ARG1(r), (unsigned)ARG2(r));
+		break;
 	case SYS_rt_sigprocmask:
 		ret = vmm_sys_rt_sigprocmask(v, (int)ARG0(r), (gva_t)ARG1(r),
 					     (gva_t)ARG2(r), (size_t)ARG3(r));

@@ -215,6 +215,15 @@ void vmm_user_exit(struct vmm_vcpu *v, int why,
 /* Fill a segment register (vcpu.c). */
 void vmm_seg(struct kvm_segment *s, uint16_t sel, int code, int dpl);
 
+/* ---- fds.c: dune's fds, kept high and out of the program's way ------- */
+/* Move fd to the top of the fd range (close-on-exec); returns the new fd. */
+int vmm_fd_high(int fd);
+int vmm_fd_is_ours(struct vmm *vm, int fd);
+long vmm_sys_close(struct vmm *vm, int fd);
+long vmm_sys_dup3(struct vmm *vm, long nr, int oldfd, int newfd, int flags);
+long vmm_sys_close_range(struct vmm *vm, unsigned first, unsigned last,
+			 unsigned flags);
+
 /* ---- exec.c: execve keeps the new program under dune ---------------- */
 long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
 
