@@ -205,9 +205,21 @@ int vmm_maps_iter(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg)
 	return 0;
 }
 
+static char found_path[4096];
+
 static int find_cb(const struct vmm_vma *v, void *arg)
 {
-	*(struct vmm_vma *)arg = *v;
+	struct vmm_vma *out = arg;
+	*out = *v;
+	/* The path must outlive the callback (see maps.h). */
+	if (v->path) {
+		size_t n = strlen(v->path);
+		if (n >= sizeof(found_path))
+			n = sizeof(found_path) - 1;
+		memcpy(found_path, v->path, n);
+		found_path[n] = 0;
+		out->path = found_path;
+	}
 	return 1;
 }
 

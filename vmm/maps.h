@@ -18,7 +18,9 @@ typedef int (*vmm_vma_cb)(const struct vmm_vma *v, void *arg);
 /* Call cb for every vma overlapping [start, end), in address order (vmas
  * are not clipped). A non-zero return from cb stops and is returned. */
 int vmm_maps_iter(uint64_t start, uint64_t end, vmm_vma_cb cb, void *arg);
-/* The vma containing addr: 0, or -ENOENT. */
+/* The vma containing addr: 0, or -ENOENT. Its path stays valid until the
+ * next call (one static buffer: callers hold the memory lock or are the
+ * only user). */
 int vmm_maps_find(uint64_t addr, struct vmm_vma *out);
 /* Where the cached /proc/self/maps fd is kept (-1: none). */
 int *vmm_maps_fd_slot(void);

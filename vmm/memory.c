@@ -282,7 +282,8 @@ static struct ivl *scratch; /* per-vm use only, under mem_lock */
 
 struct collect {
 	uint64_t start, end;
-	int force; /* include vmas larger than EAGER_MAX */
+	int force; /* include vmas larger than EAGER_MAX; 2: and trust the
+		      range to be backed (the fault path probed it) */
 	int n;
 	int err;
 };
@@ -290,18 +291,61 @@ struct collect {
 /* End of the part of a file mapping that the file backs: pages past the
  * end of a regular file raise SIGBUS natively, so they get no PTE and a
  * guest access faults into vmm_mem_fault, which asks the host. */
-static uint64_t file_backed_end(const struct vmm_vma *v)
+static char *put_hex(char *p, uint64_t v)
+{
+	char t[24];
+	vmm_fmt_hex(t, v);
+	for (const char *q = t + 2; *q;) /* without "0x" */
+		*p++ = *q++;
+	return p;
+}
+
+/* Size of the regular file behind v: by path, or through the kernel's
+ * /proc/self/map_files link when the path is gone (deleted, memfd).
+ * Returns 1 (a regular file, *size set), 0 (not a regular file), -1
+ * (cannot tell). */
+static int file_size(const struct vmm_vma *v, uint64_t *size)
 {
 	struct stat st;
-	if (!v->file || !v->path || v->path[0] != '/' ||
-	    vmm_sys4(SYS_newfstatat, AT_FDCWD, v->path, &st, 0) ||
-	    !S_ISREG(st.st_mode))
+	char mf[64], *p;
+	size_t n = v->path ? strlen(v->path) : 0;
+	int r = -1;
+	if (n && v->path[0] == '/' &&
+	    !(n > 10 && !strcmp(v->path + n - 10, " (deleted)")))
+		r = (int)vmm_sys4(SYS_newfstatat, AT_FDCWD, v->path, &st, 0);
+	if (r) {
+		memcpy(mf, "/proc/self/map_files/", 21);
+		p = put_hex(mf + 21, v->start);
+		*p++ = '-';
+		p = put_hex(p, v->end);
+		*p = 0;
+		r = (int)vmm_sys4(SYS_newfstatat, AT_FDCWD, mf, &st, 0);
+	}
+	if (r)
+		return -1;
+	*size = (uint64_t)st.st_size;
+	return S_ISREG(st.st_mode);
+}
+
+/* End of the part of a file mapping that the file backs: pages past the
+ * end of a regular file raise SIGBUS natively, so they get no PTE and a
+ * guest access faults into vmm_mem_fault, which asks the host. When the
+ * size cannot be told, nothing is mapped ahead: each page comes in on its
+ * own fault, once the host's probe says it is there. */
+static uint64_t file_backed_end(const struct vmm_vma *v)
+{
+	uint64_t size;
+	if (!v->file)
 		return v->end;
-	if ((uint64_t)st.st_size <= v->offset)
+	int k = file_size(v, &size);
+	if (k < 0)
 		return v->start;
-	uint64_t end =
-	    v->start + ((uint64_t)st.st_size - v->offset + PAGE_SIZE - 1) /
-			   PAGE_SIZE * PAGE_SIZE;
+	if (!k)
+		return v->end;
+	if (size <= v->offset)
+		return v->start;
+	uint64_t end = v->start + (size - v->offset + PAGE_SIZE - 1) /
+					  PAGE_SIZE * PAGE_SIZE;
 	return end < v->end ? end : v->end;
 }
 
@@ -318,7 +362,7 @@ static int collect_cb(const struct vmm_vma *v, void *arg)
 	}
 	uint64_t s = v->start > c->start ? v->start : c->start;
 	uint64_t e = v->end < c->end ? v->end : c->end;
-	uint64_t fe = file_backed_end(v);
+	uint64_t fe = c->force == 2 ? e : file_backed_end(v);
 	e = e < fe ? e : fe;
 	if (s < e)
 		scratch[c->n++] = (struct ivl){s, e, v->prot};
@@ -440,16 +484,22 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 		*code = BUS_ADRERR;
 		return SIGBUS;
 	}
-	/* The host allows the access: map the vma (or a chunk of a big one). */
-	uint64_t s = v.start, e = v.end;
-	if (e - s > EAGER_MAX) {
+	/* The host allows the access: map the vma (or a chunk of a big one;
+	 * or just this page of a file whose size is unknown). */
+	uint64_t s = v.start, e = v.end, fsize;
+	int force = 1;
+	if (v.file && file_size(&v, &fsize) < 0) {
+		s = page;
+		e = page + PAGE_SIZE;
+		force = 2;
+	} else if (e - s > EAGER_MAX) {
 		s = page & ~(LAZY_CHUNK - 1);
 		e = s + LAZY_CHUNK;
 		s = s < v.start ? v.start : s;
 		e = e > v.end ? v.end : e;
 	}
 	mem_lock(vm);
-	int r = sync_locked(vm, s, e, 1);
+	int r = sync_locked(vm, s, e, force);
 	uint64_t pte = gl_pt_lookup(&vm->pt, addr, NULL);
 	mem_unlock(vm);
 	if (r == -ENOSPC)
