@@ -72,6 +72,32 @@ static int is_static_elf(int dirfd, const char *path, int at_flags)
 	return st;
 }
 
+static int is_self_exe(const char *p)
+{
+	return !strcmp(p, "/proc/self/exe") ||
+	       !strcmp(p, "/proc/thread-self/exe");
+}
+
+long vmm_sys_readlink(struct vmm_vcpu *v, long nr, const uint64_t a[6])
+{
+	int at = nr == SYS_readlinkat;
+	char path[32];
+	gva_t gpath = a[at], buf = a[at + 1];
+	size_t len = a[at + 2];
+	if (vmm_cfg.self_exe[0]) {
+		read_head(v->vm, path, gpath, sizeof(path));
+		if (is_self_exe(path)) {
+			size_t n = strlen(vmm_cfg.self_exe);
+			n = n < len ? n : len; /* readlink does not terminate */
+			return vmm_copy_to_guest(v->vm, buf, vmm_cfg.self_exe, n)
+				       ? -EFAULT
+				       : (long)n;
+		}
+	}
+	return vmm_sys6(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], 0,
+			0);
+}
+
 long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 {
 	struct vmm *vm = v->vm;
@@ -133,6 +159,9 @@ long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 
 	long ret;
 	read_head(vm, path, gpath, EXEC_STR);
+	int self = vmm_cfg.self_exe[0] && is_self_exe(path);
+	if (self)
+		strcpy(path, vmm_cfg.self_exe); /* the loaded program */
 	if (vmm_cfg.loader[0] &&
 	    is_static_elf(at ? (int)a[0] : AT_FDCWD, path,
 			  at ? (int)a[4] : 0) &&
@@ -158,6 +187,8 @@ long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 		}
 		argv[j] = NULL;
 		ret = vmm_sys3(SYS_execve, vmm_cfg.loader, argv, envp);
+	} else if (self) {
+		ret = vmm_sys3(SYS_execve, path, a[at + 1], envp);
 	} else {
 		ret = vmm_sys6(nr, (long)a[0], (long)a[1],
 			       at ? (long)a[2] : (long)envp,

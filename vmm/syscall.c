@@ -495,6 +495,12 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 			vmm_print_stats();
 		ret = vmm_sys1(SYS_exit_group, ARG0(r));
 		break;
+	case SYS_readlink:
+	case SYS_readlinkat:
+		ret = vmm_sys_readlink(v, nr,
+				       (const uint64_t[]){r->rdi, r->rsi, r->rdx,
+							  r->r10, r->r8, r->r9});
+		break;
 	case SYS_execve:
 	case SYS_execveat:
 		ret = vmm_sys_execve(v, nr,

@@ -143,3 +143,13 @@ int dune_set_exec_loader(const char *path)
 		strcpy(vmm_cfg.loader, path);
 	return 0;
 }
+
+int dune_set_self_exe(const char *path)
+{
+	if (path && strlen(path) >= sizeof(vmm_cfg.self_exe))
+		return -ENAMETOOLONG;
+	vmm_cfg.self_exe[0] = 0;
+	if (path)
+		strcpy(vmm_cfg.self_exe, path);
+	return 0;
+}

@@ -87,6 +87,7 @@ struct vmm_config {
 	int n_exec_env;
 	char loader[4096]; /* the dune command, for exec'd static programs */
 	uint64_t sys_upcall; /* syscall interposition entry (0: off) */
+	char self_exe[4096]; /* what /proc/self/exe names, if not the host's */
 };
 extern struct vmm_config vmm_cfg;
 
@@ -226,6 +227,8 @@ long vmm_sys_close_range(struct vmm *vm, unsigned first, unsigned last,
 
 /* ---- exec.c: execve keeps the new program under dune ---------------- */
 long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
+/* readlink(at) answering dune_set_self_exe()'s path for /proc/self/exe. */
+long vmm_sys_readlink(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
 
 /* ---- trace.c: --trace and --stats ---------------------------------- */
 void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],

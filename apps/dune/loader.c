@@ -239,15 +239,16 @@ int run_static(const char *path, char **argv, const struct dune_run_opts *o)
 	}
 	const char *base = strrchr(path, '/');
 	prctl(PR_SET_NAME, base ? base + 1 : path);
+	char *real = realpath(path, NULL);
+	dune_set_self_exe(real ? real : path);
 	fflush(NULL);
 	uint64_t entry = im.eh.e_entry + (uint64_t)bias;
 	/* As after execve: rsp at argc, rdx = 0 (no rtld fini function). */
 	__asm__ volatile("mov %0, %%rsp\n\t"
 			 "xor %%edx, %%edx\n\t"
-			 "xor %%ebp, %%ebp\n\t"
 			 "jmp *%1"
 			 :
 			 : "r"(sp), "r"(entry)
-			 : "memory");
+			 : "rdx", "memory");
 	__builtin_unreachable();
 }

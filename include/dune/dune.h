@@ -99,6 +99,11 @@ int dune_set_exec_env(const char *const *entries);
  * Returns 0 or -ENAMETOOLONG. */
 int dune_set_exec_loader(const char *path);
 
+/* Make readlink() and execve() of /proc/self/exe name path instead of
+ * this process's executable (for loaders such as `dune run`'s, which run a
+ * program inside the dune process). NULL clears. 0 or -ENAMETOOLONG. */
+int dune_set_self_exe(const char *path);
+
 /* Host virtualization facts, for `dune info`. */
 struct dune_host_info {
 	int api_version;     /* KVM_GET_API_VERSION */
