@@ -80,6 +80,11 @@ if [ -z "$progs" ]; then
 	mkdir -p "$progs"
 	for src in "$here"/progs/*.c; do
 		name=$(basename "$src" .c)
+		if [ "$name" = rawexit ]; then
+			build_prog "$src" "$progs/$name" "-ffreestanding \
+				-fno-stack-protector -nostdlib -static"
+			continue
+		fi
 		build_prog "$src" "$progs/$name" ""
 		case " $static_progs " in *" $name "*)
 			build_prog "$src" "$progs/$name-static" -static ;;
