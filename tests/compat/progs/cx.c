@@ -77,6 +77,11 @@ int main(int argc, char **argv)
 	 * and must not litter the tree or depend on core_pattern. */
 	struct rlimit rl = {0, 0};
 	setrlimit(RLIMIT_CORE, &rl);
+	/* The usual soft fd limit, whatever the caller had. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 1024) {
+		rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	double t0 = now_ms();
 	pid_t pid = fork();

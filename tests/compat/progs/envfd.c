@@ -130,6 +130,28 @@ static int test_fds(void)
 	close(p[0]);
 	close(p[1]);
 
+	/* The top of the range is the program's too. */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	int top = (int)rl.rlim_cur - 1;
+	int r = fcntl(0, F_DUPFD, top);
+	printf("F_DUPFD(soft limit - 1): %s\n", r == top ? "ok" : strerror(errno));
+	if (r >= 0)
+		close(r);
+	int count = 0, first = -1, last = -1;
+	for (;;) {
+		int f = open("/dev/null", O_RDONLY);
+		if (f < 0)
+			break;
+		if (first < 0)
+			first = f;
+		last = f;
+		count++;
+	}
+	printf("open() until %s: %d fds, %d..%d (soft limit %d)\n",
+	       errno == EMFILE ? "EMFILE" : strerror(errno), count, first, last,
+	       top + 1);
+
 	/* A closefrom loop, then close_range: the process keeps working
 	 * and can still fork and exec. */
 	for (int i = 3; i < 1024; i++)
