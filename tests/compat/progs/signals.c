@@ -16,6 +16,10 @@
  *             restart (nanosleep, select)
  *   rt        queued real-time signals: order, values, no coalescing;
  *             sigwaitinfo, sigtimedwait timeout, sigpending
+ *   mask      signal masks: a sigwait thread with everyone else blocking,
+ *             ppoll/pselect/sigsuspend temporary masks, pending signals
+ *             kept across execve and dropped for fork children, SIG_IGN
+ *             discarding a pending signal, per-thread masks
  *   selfuse   a program using signals for itself: SIGUSR1/2 ping-pong with
  *             a child, SIGCHLD reaping, signalfd, self-pipe, SIGPIPE */
 #define _GNU_SOURCE
@@ -744,6 +748,146 @@ static void test_rt(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* ---- mask ------------------------------------------------------------ */
+
+static _Atomic int sw_got, sw_last;
+
+static void *sigwait_thread(void *arg)
+{
+	const sigset_t *set = arg;
+	for (int i = 0; i < 3; i++) {
+		int sig;
+		if (sigwait(set, &sig) == 0) {
+			atomic_store(&sw_last, sig);
+			atomic_fetch_add(&sw_got, 1);
+		}
+	}
+	return NULL;
+}
+
+static volatile sig_atomic_t m_count;
+
+static void m_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	m_count++;
+}
+
+static _Atomic int other_blocked = -1;
+
+static void *mask_probe(void *arg)
+{
+	(void)arg;
+	atomic_store(&other_blocked, blocked_now(SIGUSR2));
+	return NULL;
+}
+
+static int exec_pending_child(void)
+{
+	sigset_t p;
+	sigpending(&p);
+	printf("after execve: SIGUSR2 pending=%d blocked=%d\n",
+	       sigismember(&p, SIGUSR2), blocked_now(SIGUSR2));
+	return 0;
+}
+
+static void test_mask(void)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	pthread_t th;
+	pthread_create(&th, NULL, sigwait_thread, &set);
+	for (int i = 0; i < 3; i++) {
+		kill(getpid(), i == 2 ? SIGTERM : SIGUSR1);
+		while (atomic_load(&sw_got) < i + 1)
+			usleep(1000);
+	}
+	pthread_join(th, NULL);
+	printf("sigwait thread: %d signals, last %s\n", atomic_load(&sw_got),
+	       signame(atomic_load(&sw_last)));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	/* Temporary masks: the pending signal is handled inside the call. */
+	set_handler(SIGUSR1, m_handler, 0, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	raise(SIGUSR1);
+	int p[2];
+	CHECK(pipe(p) == 0, "pipe");
+	struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+	struct timespec ts = {1, 0};
+	errno = 0;
+	int r = ppoll(&pfd, 1, &ts, &old);
+	printf("ppoll with a mask unblocking a pending signal: ret=%d %s "
+	       "handled=%d still blocked after=%d\n",
+	       r, r < 0 ? strerrorname_np(errno) : "", m_count,
+	       blocked_now(SIGUSR1));
+	raise(SIGUSR1);
+	fd_set rf;
+	FD_ZERO(&rf);
+	FD_SET(p[0], &rf);
+	errno = 0;
+	r = pselect(p[0] + 1, &rf, NULL, NULL, &ts, &old);
+	printf("pselect likewise: ret=%d %s handled=%d\n", r,
+	       r < 0 ? strerrorname_np(errno) : "", m_count);
+	raise(SIGUSR1);
+	r = sigsuspend(&old);
+	printf("sigsuspend likewise: ret=%d handled=%d\n", r, m_count);
+
+	/* SIG_IGN discards a pending signal; SIG_DFL of an ignored-by-default
+	 * one too. */
+	raise(SIGUSR1);
+	signal(SIGUSR1, SIG_IGN);
+	sigset_t pend;
+	sigpending(&pend);
+	printf("pending SIGUSR1 after SIG_IGN: %d\n", sigismember(&pend, SIGUSR1));
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	/* Masks are per thread. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_t t2;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setsigmask_np(&at, &none);
+	pthread_create(&t2, &at, mask_probe, NULL);
+	pthread_join(t2, NULL);
+	printf("a thread created with an empty mask has SIGUSR2 blocked=%d; "
+	       "main=%d\n", atomic_load(&other_blocked), blocked_now(SIGUSR2));
+
+	/* Pending survives execve, not fork. SIGUSR2 blocked and pending. */
+	raise(SIGUSR2);
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		sigpending(&pend);
+		printf("fork child: SIGUSR2 pending=%d blocked=%d\n",
+		       sigismember(&pend, SIGUSR2), blocked_now(SIGUSR2));
+		fflush(stdout);
+		raise(SIGUSR2); /* pending now, across the execve */
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n > 0) {
+			self[n] = 0;
+			execl(self, "signals", "exec-pending-child", (char *)NULL);
+		}
+		_exit(127);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	printf("child status %d\n", WEXITSTATUS(st));
+	signal(SIGUSR2, SIG_IGN);
+}
+
 /* ---- selfuse ---------------------------------------------------------- */
 
 static volatile sig_atomic_t got_usr, chld_reaped, chld_sum;
@@ -898,8 +1042,10 @@ int main(int argc, char **argv)
 	} tests[] = {{"siginfo", test_siginfo}, {"sync", test_sync}, {"bus", test_bus},
 		     {"timers", test_timers},   {"tgkill", test_tgkill},
 		     {"altstack", test_altstack}, {"restart", test_restart},
-		     {"rt", test_rt},           {"selfuse", test_selfuse}};
+		     {"rt", test_rt}, {"mask", test_mask},           {"selfuse", test_selfuse}};
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "exec-pending-child"))
+		return exec_pending_child();
 	for (size_t i = 0; argc == 2 && i < sizeof(tests) / sizeof(tests[0]); i++) {
 		if (!strcmp(argv[1], tests[i].name)) {
 			tests[i].fn();
@@ -907,6 +1053,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fputs("usage: signals siginfo|sync|bus|timers|tgkill|altstack|restart|rt|"
-	      "selfuse\n", stderr);
+	      "mask|selfuse\n", stderr);
 	return 2;
 }
