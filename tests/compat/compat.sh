@@ -168,7 +168,7 @@ run_case() { # mode line
 	name=$1
 	shift
 	fixture="" stdin=/dev/null norm="" timeout=60 expect="" match=""
-	needs="" dargs="" case_env="" status="exit 0"
+	needs="" dargs="" case_env="" status="exit 0" dstderr=""
 	for o in "$@"; do
 		case $o in
 		fixture=*) fixture=${o#fixture=} ;;
@@ -177,6 +177,7 @@ run_case() { # mode line
 		timeout=*) timeout=${o#timeout=} ;;
 		expect=*) expect=$(echo "${o#expect=}" | tr : ' ') ;;
 		status=*) status=$(echo "${o#status=}" | tr : ' ') ;;
+		dstderr=*) dstderr=${o#dstderr=} ;;
 		match=*) match=${o#match=} ;;
 		needs=*) needs=${o#needs=} ;;
 		dargs=*) dargs=$(echo "${o#dargs=}" | tr , ' ') ;;
@@ -219,6 +220,8 @@ ${o#env=}" ;;
 	if [ -z "$expect" ]; then
 		run_one native "$@" || return 1
 		run_one dune "$dune" run --mode "$mode" $dargs -- "$@" || return 1
+		[ -n "$dstderr" ] && ! grep -Eq "$dstderr" "$res/dune.err" && why="$why
+  dune's stderr has no line matching /$dstderr/"
 		for s in native dune; do
 			normalise "$res/$s.out"
 			normalise "$res/$s.err"
