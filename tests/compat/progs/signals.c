@@ -590,7 +590,11 @@ static int r_pipe[2];
 static void *late_writer(void *arg)
 {
 	(void)arg;
-	usleep(150000);
+	/* Only after the handler ran: the read must have been interrupted
+	 * and restarted, however slow the machine. */
+	while (r_count == 0)
+		usleep(1000);
+	usleep(20000);
 	CHECK(write(r_pipe[1], "late", 4) == 4, "write");
 	return NULL;
 }

@@ -20,7 +20,7 @@ set -o pipefail
 false | true; echo "pipefail status $?"
 set +o pipefail
 true | (exit 3) | true; echo "PIPESTATUS ${PIPESTATUS[*]}"
-(sleep 0.3; exit 4) & (sleep 0.05; exit 9) &
+(sleep 0.8; exit 4) & (sleep 0.05; exit 9) &
 wait -n; echo "wait -n first: $?"
 wait -n; echo "wait -n second: $?"
 mapfile -t lines < <(seq 3 -1 1); echo "mapfile: ${lines[*]}"
