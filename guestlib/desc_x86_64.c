@@ -46,6 +46,10 @@ struct tss64 {
 	uint16_t iomap_base;
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss64) == TSS_IOMAP_OFF, "TSS is 104 bytes");
+_Static_assert(ARENA_VCPU_OFF % VCPU_BLOCK_SIZE == 0,
+	       "vCPU blocks are aligned to their size (entry_x86_64.S)");
+_Static_assert(DUNE_GDT_ENTRIES * 8 <= VCPU_UPSTACK_PTR_OFF,
+	       "the upcall stack pointer follows the GDT");
 
 void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
 		  int nports)

@@ -2,6 +2,7 @@
  * stub at LSTAR and the exception stubs the IDT points at. Every
  * instruction here is emulated (~1 us) on software KVM: keep them few. */
 #include "dune/abi.h"
+#include "layout.h"
 
 	.section .text.guestlib, "ax"
 	.globl gl_text_start
@@ -116,8 +117,21 @@ gl_ud_fast:
 gl_upcall:
 	pushq %rax
 	pushq %rdi
-	movq 56(%rsp), %rdi             /* the interrupted rsp */
-	subq $(128 + DUNE_TF_SIZE), %rdi
+	/* On the vCPU's upcall stack (its top is in our block, found from
+	 * rsp); below the interrupted rsp if that is already on it. */
+	movq %rsp, %rdi
+	andq $-VCPU_BLOCK_SIZE, %rdi
+	movq VCPU_UPSTACK_PTR_OFF(%rdi), %rdi
+	movq 56(%rsp), %rax             /* the interrupted rsp */
+	cmpq %rdi, %rax
+	jae 1f
+	leaq -UPCALL_STACK_SIZE(%rdi), %rdi
+	cmpq %rdi, %rax
+	jb 2f
+	leaq -128(%rax), %rdi           /* nested: below its red zone */
+	jmp 1f
+2:	leaq UPCALL_STACK_SIZE(%rdi), %rdi
+1:	subq $DUNE_TF_SIZE, %rdi
 	andq $-16, %rdi
 	movq %r15, 0(%rdi)
 	movq %r14, 8(%rdi)

@@ -14,10 +14,13 @@
  *                    | aligned, one memslot, U=0 in guest PTEs):     |
  *     arena + 0      |   IDT (4 KiB)                                 |
  *     arena + 4 KiB  |   IDT for dune_jump_to_user code (exits only) |
- *     arena + 8 KiB  |   vCPU blocks, VCPU_BLOCK_SIZE each:          |
- *                    |     +0 GDT, +4K TSS (with I/O bitmap),        |
- *                    |     +16K IST1 stack (16 KiB)                  |
- *     arena + 64 MiB |   page-table pool (4 KiB pages, bump alloc)   |
+ *     arena + 32 KiB |   vCPU blocks, VCPU_BLOCK_SIZE each (aligned  |
+ *                    |   to their size, so ring 0 finds its block    |
+ *                    |   from rsp): +0 GDT, +0xff8 the top of the    |
+ *                    |   vCPU's upcall stack, +4K TSS (with I/O      |
+ *                    |   bitmap), +16K IST1 stack (16 KiB)           |
+ *     arena + 64 MiB |   pool (U=1): page tables and frames (4 KiB,  |
+ *                    |   bump up), upcall stacks, 2 MiB frames (down) |
  *     arena + 512MiB +-----------------------------------------------+
  *                    | monitor stacks: host only, never in the guest |
  *   0x7fff_ffff_ffff +-----------------------------------------------+
@@ -26,29 +29,38 @@
 #ifndef GL_LAYOUT_H
 #define GL_LAYOUT_H
 
-#define ARENA_SIZE (512ull << 20)
-#define ARENA_ALIGN (2ull << 20)
-#define ARENA_IDT_OFF 0x0ull
-#define ARENA_UIDT_OFF 0x1000ull
-#define ARENA_VCPU_OFF 0x2000ull
-#define VCPU_BLOCK_SIZE (32ull << 10)
-#define VCPU_GDT_OFF 0x0ull
-#define VCPU_TSS_OFF 0x1000ull
-#define VCPU_IST_OFF 0x4000ull
-#define VCPU_IST_SIZE (16ull << 10)
-#define ARENA_PT_OFF (64ull << 20)
+/* Constants usable from C and assembly (guestlib/entry_x86_64.S). */
+#ifdef __ASSEMBLER__
+#define GL_UL(x) x
+#else
+#define GL_UL(x) x##ull
+#endif
+
+#define ARENA_SIZE (GL_UL(512) << 20)
+#define ARENA_ALIGN (GL_UL(2) << 20)
+#define ARENA_IDT_OFF GL_UL(0x0)
+#define ARENA_UIDT_OFF GL_UL(0x1000)
+#define ARENA_VCPU_OFF GL_UL(0x8000)
+#define VCPU_BLOCK_SIZE (GL_UL(32) << 10)
+#define VCPU_GDT_OFF GL_UL(0x0)
+#define VCPU_TSS_OFF GL_UL(0x1000)
+#define VCPU_UPSTACK_PTR_OFF GL_UL(0xff8) /* after the 7 GDT entries */
+#define VCPU_IST_OFF GL_UL(0x4000)
+#define VCPU_IST_SIZE (GL_UL(16) << 10)
+#define ARENA_PT_OFF (GL_UL(64) << 20)
 #define VMM_MAX_VCPUS ((ARENA_PT_OFF - ARENA_VCPU_OFF) / VCPU_BLOCK_SIZE)
 
 #define TSS_IOMAP_OFF 104 /* the I/O bitmap follows the 104-byte TSS */
 #define TSS_IOMAP_BYTES 8192
 #define TSS_LIMIT (TSS_IOMAP_OFF + TSS_IOMAP_BYTES) /* + trailing 0xff */
 
-#define MON_STACK_SIZE (256ull << 10) /* monitor host stack per vCPU */
+#define MON_STACK_SIZE (GL_UL(256) << 10) /* monitor host stack per vCPU */
+#define UPCALL_STACK_SIZE (GL_UL(64) << 10) /* ring-3 handler stack per vCPU */
 #define VMM_MAX_PRIV 4096	      /* private (never-mapped) ranges */
 
 /* Mappings larger than this get PTEs and memslots lazily, one chunk per
  * fault, instead of at mmap time (sparse reservations stay cheap). */
-#define EAGER_MAX (4ull << 30)
-#define LAZY_CHUNK (2ull << 20)
+#define EAGER_MAX (GL_UL(4) << 30)
+#define LAZY_CHUNK (GL_UL(2) << 20)
 
 #endif /* GL_LAYOUT_H */

@@ -132,14 +132,17 @@ static int map_range(ptent_t *root, uint64_t va, size_t len, uint64_t pa,
 			goto out;
 		}
 	}
-	uint64_t frames = fresh ? len / PAGE_SIZE : 0;
 	if (level == 3 && fresh) {
 		r = -ENOMEM; /* the pool has no 1 GiB frames */
 		goto out;
 	}
-	if (level == 2 && fresh)
-		frames = 0; /* checked per frame below (separate pool) */
-	if (vmm_pool_avail(vmm_g) < tables_needed(va, len, level) + frames) {
+	/* 4 KiB frames and tables share the pool; 2 MiB frames come from its
+	 * top, so the tables must fit in what they leave. */
+	uint64_t small = tables_needed(va, len, level) +
+			 (fresh && level == 1 ? len / PAGE_SIZE : 0);
+	uint64_t large = fresh && level == 2 ? len / LPAGE_SIZE : 0;
+	if (vmm_lpool_avail(vmm_g) < large ||
+	    vmm_pool_avail(vmm_g) < small + large * (LPAGE_SIZE / PAGE_SIZE)) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -305,6 +308,8 @@ static int walk_leaf(uint64_t *e, uint64_t va, int level, void *arg)
 {
 	struct walk_arg *w = arg;
 	(void)level;
+	if (!(*e & PTE_P))
+		return 0; /* PERM_NONE: mapped, but not present */
 	return w->cb(w->arg, e, (void *)(uintptr_t)va);
 }
 
@@ -314,7 +319,9 @@ int dune_vm_page_walk(ptent_t *root, void *start, void *end, page_walk_cb cb,
 	uint64_t s = (uint64_t)(uintptr_t)start, e = (uint64_t)(uintptr_t)end;
 	if (!vmm_g)
 		return -EPERM;
-	if (e > GVA_USER_END || s > e)
+	if (e > GVA_USER_END)
+		return -EFAULT;
+	if (s > e)
 		return -EINVAL;
 	struct walk_arg w = {cb, arg};
 	/* No lock: the callback may call back into this API. */
@@ -323,15 +330,28 @@ int dune_vm_page_walk(ptent_t *root, void *start, void *end, page_walk_cb cb,
 }
 
 /* ---- clone / free -------------------------------------------------------- */
-static int clone_table(uint64_t *src, uint64_t *dst, int l)
+static int in_arena(uint64_t va)
+{
+	uint64_t a = (uint64_t)(uintptr_t)vmm_g->arena;
+	return va >= a && va < a + ARENA_SIZE;
+}
+
+/* both: make the source copy-on-write too (not for the process's root,
+ * which must stay the host's memory: the host runs the syscalls). */
+static int clone_table(uint64_t *src, uint64_t *dst, int l, uint64_t base,
+		       int both)
 {
 	for (int i = 0; i < PT_ENTRIES; i++) {
 		uint64_t e = src[i];
+		uint64_t va = base + (uint64_t)i * PT_LEVEL_SIZE(l);
 		if (!(e & PTE_P) || l == 1 || (e & PTE_PS)) {
-			/* A leaf: writable user pages become COW in both. */
-			if ((e & PTE_P) && (e & PTE_W) && (e & PTE_U)) {
+			/* A leaf: writable user pages become COW, but not
+			 * guestlib's own (page tables, upcall stacks). */
+			if ((e & PTE_P) && (e & PTE_W) && (e & PTE_U) &&
+			    !in_arena(va)) {
 				e = (e & ~PTE_W) | PTE_COW;
-				src[i] = e;
+				if (both)
+					src[i] = e;
 			}
 			dst[i] = e;
 			continue;
@@ -341,7 +361,7 @@ static int clone_table(uint64_t *src, uint64_t *dst, int l)
 			return -ENOMEM;
 		dst[i] = pa | (e & PTE_FLAGS_MASK);
 		int r = clone_table((uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK),
-				    (uint64_t *)(uintptr_t)pa, l - 1);
+				    (uint64_t *)(uintptr_t)pa, l - 1, va, both);
 		if (r)
 			return r;
 	}
@@ -369,7 +389,8 @@ ptent_t *dune_vm_clone(ptent_t *root)
 	int r = vmm_pt_alloc(vmm_g, &pa);
 	if (!r) {
 		r = clone_table((uint64_t *)(uintptr_t)pt.root,
-				(uint64_t *)(uintptr_t)pa, 4);
+				(uint64_t *)(uintptr_t)pa, 4, 0,
+				pt.root != vmm_g->pt.root);
 		if (r)
 			free_tables((uint64_t *)(uintptr_t)pa, 4);
 	}
@@ -419,7 +440,11 @@ void dune_vm_free(ptent_t *root)
 
 int dune_vm_default_pgflt_handler(uintptr_t addr, uint64_t fec)
 {
-	ptent_t *root = cur_root ? cur_root : dune_pgroot();
+	return dune_vm_cow_fault(cur_root ? cur_root : dune_pgroot(), addr, fec);
+}
+
+int dune_vm_cow_fault(ptent_t *root, uintptr_t addr, uint64_t fec)
+{
 	ptent_t *e;
 	if (!(fec & DUNE_PF_W) || dune_vm_lookup(root, (void *)addr, 0, &e) ||
 	    !(*e & PTE_COW))
@@ -430,7 +455,7 @@ int dune_vm_default_pgflt_handler(uintptr_t addr, uint64_t fec)
 	int r = large ? vmm_lpage_alloc(vmm_g, &frame)
 		      : vmm_pt_alloc(vmm_g, &frame);
 	if (!r) {
-		memcpy((void *)(uintptr_t)frame,
+		vmm_page_copy((void *)(uintptr_t)frame,
 		       (void *)(uintptr_t)(*e & PTE_ADDR_MASK & ~(size - 1)),
 		       size);
 		*e = frame | (*e & PTE_FLAGS_MASK & ~PTE_COW) | PTE_W;
@@ -509,15 +534,19 @@ void dune_flush_tlb_range(uintptr_t va, size_t len)
 
 int dune_set_root(ptent_t *root)
 {
-	if (!vmm_g || !root)
+	if (!vmm_g)
+		return -EPERM;
+	if (!root)
 		return -EINVAL;
 	if (!dune_inside_cached())
 		return -EPERM;
+	/* Recorded first: the write happens under the old root (under a
+	 * clone, this thread's TLS may be a copy-on-write page). */
+	cur_root = root == dune_pgroot() ? NULL : root;
 	if (ring0())
 		__asm__ volatile("mov %0, %%cr3" ::"r"(root) : "memory");
 	else
 		gl_priv((uint64_t)(uintptr_t)root, 0, DUNE_PRIV_SETROOT);
-	cur_root = root == dune_pgroot() ? NULL : root;
 	return 0;
 }
 

@@ -23,14 +23,14 @@
 /* ---- the lock ----------------------------------------------------------- */
 void vmm_mem_lock(struct vmm *vm)
 {
-	while (atomic_flag_test_and_set_explicit(&vm->mem_lock,
+	while (atomic_flag_test_and_set_explicit(&vm->sh->mem_lock,
 						 memory_order_acquire))
 		vmm_sys0(SYS_sched_yield);
 }
 
 void vmm_mem_unlock(struct vmm *vm)
 {
-	atomic_flag_clear_explicit(&vm->mem_lock, memory_order_release);
+	atomic_flag_clear_explicit(&vm->sh->mem_lock, memory_order_release);
 }
 
 #define mem_lock vmm_mem_lock
@@ -49,52 +49,72 @@ static void *identity(void *ctx, uint64_t pa)
 int vmm_pt_alloc(void *ctx, uint64_t *pa)
 {
 	struct vmm *vm = ctx;
-	if (vm->pool_free) {
-		*pa = vm->pool_free;
-		vm->pool_free = *(uint64_t *)(uintptr_t)*pa;
-		vm->pool_nfree--;
-		memset((void *)(uintptr_t)*pa, 0, PAGE_SIZE);
+	if (vm->sh->pool_free) {
+		*pa = vm->sh->pool_free;
+		vm->sh->pool_free = *(uint64_t *)(uintptr_t)*pa;
+		vm->sh->pool_nfree--;
+		vmm_page_zero((void *)(uintptr_t)*pa, PAGE_SIZE);
 		return 0;
 	}
-	if (vm->pt_next + PAGE_SIZE > vm->pt_top)
+	if (vm->sh->pt_next + PAGE_SIZE > vm->sh->pt_top)
 		return -ENOMEM;
 	/* Fresh NORESERVE memory: already zero. */
-	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->pt_next);
-	vm->pt_next += PAGE_SIZE;
+	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->sh->pt_next);
+	vm->sh->pt_next += PAGE_SIZE;
+	return 0;
+}
+
+int vmm_pool_alloc_contig(struct vmm *vm, uint64_t len, uint64_t *pa)
+{
+	len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	if (vm->sh->pt_next + len > vm->sh->pt_top)
+		return -ENOMEM;
+	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->sh->pt_next);
+	vm->sh->pt_next += len;
 	return 0;
 }
 
 void vmm_page_free(struct vmm *vm, uint64_t pa)
 {
-	*(uint64_t *)(uintptr_t)pa = vm->pool_free;
-	vm->pool_free = pa;
-	vm->pool_nfree++;
+	*(uint64_t *)(uintptr_t)pa = vm->sh->pool_free;
+	vm->sh->pool_free = pa;
+	vm->sh->pool_nfree++;
 }
 
 int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa)
 {
-	if (vm->lpool_free) {
-		*pa = vm->lpool_free;
-		vm->lpool_free = *(uint64_t *)(uintptr_t)*pa;
-		memset((void *)(uintptr_t)*pa, 0, LPAGE_SIZE);
+	if (vm->sh->lpool_free) {
+		*pa = vm->sh->lpool_free;
+		vm->sh->lpool_free = *(uint64_t *)(uintptr_t)*pa;
+		vmm_page_zero((void *)(uintptr_t)*pa, LPAGE_SIZE);
 		return 0;
 	}
-	if (vm->pt_top < vm->pt_next + LPAGE_SIZE)
+	if (vm->sh->pt_top < vm->sh->pt_next + LPAGE_SIZE)
 		return -ENOMEM;
-	vm->pt_top -= LPAGE_SIZE;
-	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->pt_top);
+	vm->sh->pt_top -= LPAGE_SIZE;
+	*pa = (uint64_t)(uintptr_t)(vm->arena + vm->sh->pt_top);
 	return 0;
 }
 
 void vmm_lpage_free(struct vmm *vm, uint64_t pa)
 {
-	*(uint64_t *)(uintptr_t)pa = vm->lpool_free;
-	vm->lpool_free = pa;
+	*(uint64_t *)(uintptr_t)pa = vm->sh->lpool_free;
+	vm->sh->lpool_free = pa;
+}
+
+uint64_t vmm_lpool_avail(const struct vmm *vm)
+{
+	uint64_t n = 0;
+	for (uint64_t p = vm->sh->lpool_free; p; p = *(uint64_t *)(uintptr_t)p)
+		n++;
+	uint64_t top = vm->sh->pt_top & ~(LPAGE_SIZE - 1);
+	uint64_t next = (vm->sh->pt_next + LPAGE_SIZE - 1) & ~(LPAGE_SIZE - 1);
+	return n + (top > next ? (top - next) / LPAGE_SIZE : 0);
 }
 
 uint64_t vmm_pool_avail(const struct vmm *vm)
 {
-	return (vm->pt_top - vm->pt_next) / PAGE_SIZE + vm->pool_nfree;
+	return (vm->sh->pt_top - vm->sh->pt_next) / PAGE_SIZE + vm->sh->pool_nfree;
 }
 
 /* ---- memslots ----------------------------------------------------------- */
@@ -631,8 +651,12 @@ int vmm_mem_init(struct vmm *vm)
 		vmm_sys2(SYS_munmap, raw, a - (uintptr_t)raw);
 	vmm_sys2(SYS_munmap, a + ARENA_SIZE, (uintptr_t)raw + ARENA_ALIGN - a);
 	vm->arena = (uint8_t *)a;
-	vm->pt_next = ARENA_PT_OFF;
-	vm->pt_top = ARENA_SIZE;
+	/* The lock and the pool's bookkeeping live in the pool's first page:
+	 * guest-side libdune writes them, and a dune_vm_clone() never makes
+	 * that memory copy-on-write (libdune/vm.c). */
+	vm->sh = (struct vmm_shared *)(uintptr_t)(a + ARENA_PT_OFF);
+	vm->sh->pt_next = ARENA_PT_OFF + PAGE_SIZE;
+	vm->sh->pt_top = ARENA_SIZE;
 	vm->pt = (struct gl_pt){0, identity, vmm_pt_alloc, vm};
 	r = vmm_pt_alloc(vm, &vm->pt.root);
 	if (r)

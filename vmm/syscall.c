@@ -333,7 +333,13 @@ static long sys_arch_prctl(struct vmm_vcpu *v, struct kvm_regs *r)
 static int upcall_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 {
 	struct dune_tf tf;
-	uint64_t sp = (r->rsp - 128 - sizeof(tf)) & ~15ull;
+	/* On the vCPU's upcall stack, as guestlib's trap upcalls (below the
+	 * red zone if the caller already runs on it). */
+	uint64_t top = *(uint64_t *)(v->block + VCPU_UPSTACK_PTR_OFF);
+	uint64_t base = r->rsp < top && r->rsp >= top - UPCALL_STACK_SIZE
+				? r->rsp - 128
+				: top;
+	uint64_t sp = (base - sizeof(tf)) & ~15ull;
 	tf.r15 = r->r15, tf.r14 = r->r14, tf.r13 = r->r13, tf.r12 = r->r12;
 	tf.r11 = r->r11, tf.r10 = r->r10, tf.r9 = r->r9, tf.r8 = r->r8;
 	tf.rbp = r->rbp, tf.rdi = r->rdi, tf.rsi = r->rsi, tf.rdx = r->rdx;

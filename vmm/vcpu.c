@@ -208,6 +208,16 @@ static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 	    v->block + VCPU_TSS_OFF,
 	    (uint64_t)(uintptr_t)(v->block + VCPU_IST_OFF + VCPU_IST_SIZE),
 	    ring3_ports, (int)sizeof(ring3_ports));
+	/* Ring-3 handlers (upcalls) run on a stack of their own, in the
+	 * user-accessible pool: the thread's stack may be what faulted. The
+	 * ring-0 stub finds its top in the vCPU block (layout.h). */
+	uint64_t up;
+	vmm_mem_lock(vm);
+	r = vmm_pool_alloc_contig(vm, UPCALL_STACK_SIZE, &up);
+	vmm_mem_unlock(vm);
+	if (r)
+		return r;
+	*(uint64_t *)(v->block + VCPU_UPSTACK_PTR_OFF) = up + UPCALL_STACK_SIZE;
 	r = setup_msrs(v);
 	if (r)
 		return r;

@@ -28,6 +28,15 @@ struct vmm_slot {
 
 struct vmm_vcpu;
 
+/* What guest-side libdune writes, kept in the arena's pool (first page). */
+struct vmm_shared {
+	atomic_flag mem_lock;  /* page table, memslots, pool */
+	uint64_t pt_next;      /* pool bump pointer (arena offset), upwards */
+	uint64_t pt_top;       /* 2 MiB frames are taken below this */
+	uint64_t pool_free, lpool_free; /* free lists (4 KiB, 2 MiB) */
+	uint64_t pool_nfree;
+};
+
 struct vmm {
 	int kvm_fd, vm_fd;
 	enum dune_mode mode;
@@ -44,14 +53,10 @@ struct vmm {
 
 	/* guestlib's private arena (see layout.h) */
 	uint8_t *arena;
-	uint64_t pt_next; /* bump pointer into the page-table pool */
-	uint64_t pt_top;  /* 2 MiB frames are taken below this */
-	uint64_t pool_free, lpool_free; /* free lists (4 KiB, 2 MiB) */
-	uint64_t pool_nfree;
+	struct vmm_shared *sh; /* lock and pool state, in the arena */
 	struct gl_pt pt;  /* the guest page table (one per process) */
 
-	/* memslots, sorted by start; protected by mem_lock */
-	atomic_flag mem_lock;
+	/* memslots, sorted by start; protected by sh->mem_lock */
 	struct vmm_slot *slots;
 	int nslots;
 	uint32_t *free_ids;
@@ -163,9 +168,12 @@ void vmm_mem_unlock(struct vmm *vm);
  * Callers hold the lock. */
 int vmm_pt_alloc(void *ctx, uint64_t *pa);
 void vmm_page_free(struct vmm *vm, uint64_t pa);
+/* len bytes of contiguous, zeroed pool pages (never freed). */
+int vmm_pool_alloc_contig(struct vmm *vm, uint64_t len, uint64_t *pa);
 int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa);
 void vmm_lpage_free(struct vmm *vm, uint64_t pa);
 uint64_t vmm_pool_avail(const struct vmm *vm);
+uint64_t vmm_lpool_avail(const struct vmm *vm); /* 2 MiB frames left */
 /* Copy to/from guest memory, checking the guest page table grants user
  * access (write if to_guest) and that the host mapping is there. */
 int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len);
@@ -283,6 +291,26 @@ void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit);
 void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
 		  int nports);
 void gl_build_idt(void *idt, const uint64_t *vectors);
+
+/* Copy and zero whole pages without calling libc: guest-side libdune does
+ * this in fault handlers, where a first call through the PLT (a lazy
+ * binding writes the GOT) could fault again on a copy-on-write page. */
+static inline void vmm_page_zero(void *p, uint64_t len)
+{
+	void *d = p;
+	uint64_t n = len / 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0ull) : "memory");
+}
+static inline void vmm_page_copy(void *dst, const void *src, uint64_t len)
+{
+	void *d = dst;
+	const void *s = src;
+	uint64_t n = len / 8;
+	__asm__ volatile("rep movsq"
+			 : "+D"(d), "+S"(s), "+c"(n)
+			 :
+			 : "memory");
+}
 
 static inline void vmm_spin_lock(atomic_flag *l)
 {

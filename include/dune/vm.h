@@ -81,9 +81,14 @@ int dune_vm_lookup(ptent_t *root, void *va, int create, ptent_t **pte_out);
 typedef int (*page_walk_cb)(const void *arg, ptent_t *ptep, void *va);
 int dune_vm_page_walk(ptent_t *root, void *start, void *end, page_walk_cb cb,
 		      const void *arg);
-/* A new page table with the same translations; writable user pages become
- * read-only PERM_COW in both (the default fault handler copies them).
- * NULL on failure. */
+/* A new page table with the same translations; its writable user pages
+ * become read-only PERM_COW (the default fault handler copies them on
+ * write), and so do the source's, unless the source is dune_pgroot(): the
+ * process's own table stays the host's memory, because the host runs the
+ * syscalls (so writes made through it are seen by the clone until the
+ * clone writes that page). guestlib's pool (tables, upcall stacks) is never
+ * made COW. While a thread runs on a clone, syscalls still see the host's
+ * memory, not pages the clone copied. NULL on failure. */
 ptent_t *dune_vm_clone(ptent_t *root);
 /* A page table that maps none of the process: only what the guest kernel
  * needs to take traps (supervisor-only) and guestlib's entry text. For
@@ -93,8 +98,15 @@ ptent_t *dune_vm_new_root(void);
 /* Free a table made by dune_vm_clone or dune_vm_new_root (not the
  * process's root). Frames are not freed. */
 void dune_vm_free(ptent_t *root);
-/* Resolve a write fault on a PERM_COW page: copy the frame, map it
- * writable. Returns 0, or -EFAULT if addr is not a COW page. */
+/* Resolve a write fault on a PERM_COW page of root: copy the frame, map
+ * it writable. Returns 0, or -EFAULT if addr is not a COW page of root (or
+ * the fault was not a write), -ENOMEM. Call it from a page-fault handler,
+ * or after dune_jump_to_user() returned a #PF for code running on root.
+ * Note that everything a thread writes while running on a clone (its
+ * stack too) is the clone's: switching the same thread back with
+ * dune_set_root() returns to the state the original holds. */
+int dune_vm_cow_fault(ptent_t *root, uintptr_t addr, uint64_t fec);
+/* dune_vm_cow_fault() on the calling thread's current root. */
 int dune_vm_default_pgflt_handler(uintptr_t addr, uint64_t fec);
 
 /* Fresh 4 KiB guest-physical frames (zeroed), and their release. */
