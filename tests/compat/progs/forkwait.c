@@ -102,16 +102,22 @@ int main(void)
 	waitpid(c, &st, 0);
 	describe("abort", st);
 
+	int go[2];
+	CHECK(pipe(go) == 0, "pipe");
 	c = fork();
 	if (c == 0) {
 		raise(SIGSTOP);
-		_exit(3);
+		char b; /* exit only after the parent saw "continued" */
+		_exit(read(go[0], &b, 1) == 1 ? 3 : 4);
 	}
 	waitpid(c, &st, WUNTRACED);
 	describe("WUNTRACED", st);
 	kill(c, SIGCONT);
 	waitpid(c, &st, WCONTINUED);
 	describe("WCONTINUED", st);
+	CHECK(write(go[1], "g", 1) == 1, "write");
+	close(go[0]);
+	close(go[1]);
 	waitpid(c, &st, 0);
 	describe("after SIGCONT", st);
 

@@ -11,11 +11,12 @@ echo hello > >(tr a-z A-Z > upper.txt)
 wait $!
 cat upper.txt
 coproc BC { while read -r n; do echo $((n * 2)); done; }
+bc_pid=$BC_PID # bash unsets BC_PID once it reaps the coprocess
 echo 21 >&"${BC[1]}"
 read -r doubled <&"${BC[0]}"
 echo "coproc doubled: $doubled"
 exec {BC[1]}>&-
-wait "$BC_PID" 2>/dev/null
+wait "$bc_pid" 2>/dev/null || true
 set -o pipefail
 false | true; echo "pipefail status $?"
 set +o pipefail
