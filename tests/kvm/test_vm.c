@@ -737,10 +737,48 @@ static void cow_handler(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 	}
 }
 
-/* Copy-on-write after dune_vm_clone() with code running on the clone:
- * tests/kvm/test_cow.c. (Switching this thread's own root to a clone and
- * back cannot be checked from the thread: whatever it writes on the clone,
- * its stack and counters too, stays the clone's.) */
+/* This thread on a clone and back. What it writes on the clone (its stack
+ * and counters too) stays the clone's, and switching back resumes the state
+ * the original holds (dune/vm.h), so dune_set_root(c) returns twice, like
+ * fork(): on the clone, then again on the original when the clone calls
+ * dune_set_root(orig). The clone's page table tells the two apart: the
+ * pool is never copy-on-write, so both see it alike. (Code running on a
+ * clone with dune_jump_to_user(): tests/kvm/test_cow.c.) */
+Test(vm, cow_after_clone_set_root_and_back, .timeout = 30)
+{
+	enter_or_fail(DUNE_MODE_RING3);
+	char *buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	cr_assert_neq(buf, MAP_FAILED);
+	strcpy(buf, "original");
+	cr_assert_eq(dune_register_pgflt_handler(cow_handler), 0);
+	ptent_t *orig = dune_pgroot(), *c = dune_vm_clone(orig), *e;
+	cr_assert_not_null(c);
+	cr_assert_eq(dune_vm_lookup(c, buf, 0, &e), 0);
+	cr_assert_eq(*e & (W | DUNE_PTE_COW), DUNE_PTE_COW);
+	uint64_t x0 = exits_now();
+	int r = dune_set_root(c);
+	if (!(*e & W)) {
+		/* On the clone: no asserts here (their state would be the
+		 * clone's). The write copies the page (cow_handler). */
+		strcpy(buf, "clone");
+		dune_set_root(orig); /* resumes after dune_set_root(c) */
+		syscall(SYS_exit_group, 3); /* not reached */
+	}
+	/* On the original again. */
+	uint64_t x = exits_now() - x0;
+	cr_assert_eq(r, 0);
+	cr_assert_eq(dune_register_pgflt_handler(NULL), 0);
+	cr_assert_str_eq(buf, "original", "the clone's write shows in the "
+			 "original");
+	cr_assert_eq(*e & (W | DUNE_PTE_COW), W, "the clone's page was not "
+		     "copied on write");
+	cr_assert_neq(DUNE_PTE_ADDR(*e), (uintptr_t)buf);
+	cr_assert_str_eq((char *)(uintptr_t)DUNE_PTE_ADDR(*e), "clone");
+	cr_assert_eq(x, 0, "%llu VM exits on the clone and back",
+		     (unsigned long long)x);
+	dune_vm_free(c);
+}
 
 Test(vm, default_pgflt_handler_copies_a_cow_page)
 {
