@@ -28,13 +28,15 @@ double bench_median(const double *v, int n);
 /* ---- csv.c: result rows --------------------------------------------------
  * One schema for every benchmark (bench/run.sh concatenates and tabulates):
  * benchmark,variant,n,median,p10,p90,min,max,unit,ratio,exits_per_op,
- * syscalls_per_op,faults_per_op,goal,note
+ * syscalls_per_op,faults_per_op,ring0_insns_per_op,goal,note
  * NAN fields are written empty. Text fields must not contain ',' or '"'. */
 struct bench_row {
 	const char *benchmark, *variant, *unit;
 	struct bench_summary s;
 	double ratio; /* dune/native, median of per-round ratios; NAN: none */
 	double exits_per_op, syscalls_per_op, faults_per_op; /* NAN: n/a */
+	double ring0_insns_per_op; /* guest ring-0 instructions (static
+				      count along the path); NAN: n/a */
 	const char *goal; /* "" or e.g. "exactly 1 exit per syscall: met" */
 	const char *note;
 };

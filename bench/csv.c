@@ -6,7 +6,8 @@
 void bench_csv_header(FILE *f)
 {
 	fputs("benchmark,variant,n,median,p10,p90,min,max,unit,ratio,"
-	      "exits_per_op,syscalls_per_op,faults_per_op,goal,note\n", f);
+	      "exits_per_op,syscalls_per_op,faults_per_op,ring0_insns_per_op,"
+	      "goal,note\n", f);
 }
 
 static void num(FILE *f, double x)
@@ -30,6 +31,7 @@ void bench_csv_row(FILE *f, const struct bench_row *r)
 	num(f, r->exits_per_op);
 	num(f, r->syscalls_per_op);
 	num(f, r->faults_per_op);
+	num(f, r->ring0_insns_per_op);
 	fprintf(f, "%s,%s\n", r->goal ? r->goal : "", r->note ? r->note : "");
 	fflush(f);
 }
@@ -46,6 +48,7 @@ struct bench_row bench_row_init(const char *benchmark, const char *variant,
 		.exits_per_op = NAN,
 		.syscalls_per_op = NAN,
 		.faults_per_op = NAN,
+		.ring0_insns_per_op = NAN,
 		.goal = "",
 		.note = "",
 	};

@@ -5,7 +5,9 @@
 #   BUILD_DIR  build directory (default: build/ at the top of the tree); it is
 #              configured as Release with Ninja if it has not been configured
 #   BENCHMARK  any of: syscall enter compute run_true run_syscalls run_compute
-#              (default: all of them, in that order)
+#              appel dirty (default: all of them, in that order); `privileged`
+#              stands for appel dirty. appel or dirty also draws
+#              docs/privileged-api.png (gnuplot, from scripts/deps.sh)
 # environment: BENCH_JOBS (build jobs, default 2), BENCH_RESULTS (output dir,
 #              default bench/results), BENCH_REPS_SCALE (multiply repetition
 #              counts of the whole-program runs, default 1)
@@ -14,8 +16,9 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
 [ $# -gt 0 ] && shift
-ALL="syscall enter compute run_true run_syscalls run_compute"
+ALL="syscall enter compute run_true run_syscalls run_compute appel dirty"
 WANT=${*:-$ALL}
+WANT=$(echo " $WANT " | sed 's/ privileged / appel dirty /g')
 JOBS=${BENCH_JOBS:-2}
 RES=${BENCH_RESULTS:-$ROOT/bench/results}
 SCALE=${BENCH_REPS_SCALE:-1}
@@ -45,6 +48,20 @@ B=$BUILD/bench
 DUNE=$BUILD/dune
 mkdir -p "$RES"
 
+# bench_appel's ring-0 instruction counts are static counts along guestlib's
+# stubs; say so when the stubs no longer have the sizes they were made on.
+r0note=""
+case " $WANT " in *" appel "*)
+	want="gl_fast_14=6 gl_fast_6=3 gl_resume=25 gl_ud_fast=39 gl_upcall=53"
+	have=$(objdump -d --no-show-raw-insn "$B/bench_appel" 2>/dev/null | awk '
+		/^[0-9a-f]+ <gl_(fast_14|fast_6|ud_fast|upcall|resume)>:/ {
+			name = substr($2, 2, length($2) - 3); next }
+		/^$/ { name = "" }
+		name && /^ +[0-9a-f]+:/ { n[name]++ }
+		END { for (k in n) print k "=" n[k] }' | sort | paste -sd' ')
+	[ "$have" = "$want" ] || r0note="STALE: guestlib's stubs changed ($have; counted on $want): recount R0_* in bench/bench_appel.c" ;;
+esac
+
 # ---- what this run is ------------------------------------------------------
 pmu="none: perf counters are <not supported>; times are clock_gettime(CLOCK_MONOTONIC)"
 if command -v perf >/dev/null &&
@@ -59,6 +76,7 @@ fi
 	echo "virt:       $("$DUNE" info --no-measure 2>/dev/null | sed -n 's/^virtualization: *//p')"
 	echo "build:      $BUILD ($BTYPE)"
 	echo "pmu:        $pmu"
+	[ -n "$r0note" ] && echo "ring-0:     $r0note"
 	echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (at start; other work on the machine adds noise)"
 } | tee "$RES/env.txt"
 echo
@@ -98,6 +116,8 @@ for b in $WANT; do
 		read -r ni nf < <("$B/prog_compute" --calibrate 1.0)
 		run run_compute "$B/bench_run" --dune "$DUNE" --name run_compute \
 			--reps "$(reps 9)" -- "$B/prog_compute" "$ni" "$nf" ;;
+	appel) run appel "$B/bench_appel" ;;
+	dirty) run dirty "$B/bench_dirty" ;;
 	esac
 done
 
@@ -124,19 +144,73 @@ function f(x) {
 function r(x) { return x == "" ? "-" : sprintf("%.3fx", x) }
 NR == 1 { next }
 {
-	rows[++n] = sprintf("%-20s %-7s %9s %9s %9s  %-3s %11s %9s %11s",
-		$1, $2, f($4), f($5), f($6), $9, r($10), f($11), f($12))
-	if ($14 != "") goals[++g] = sprintf("  %-20s %-7s %s", $1, $2, $14)
+	rows[++n] = sprintf("%-20s %-12s %9s %9s %9s  %-3s %11s %9s %11s %9s",
+		$1, $2, f($4), f($5), f($6), $9, r($10), f($11), f($12), f($14))
+	if ($15 != "") goals[++g] = sprintf("  %-20s %-12s %s", $1, $2, $15)
 }
 END {
-	printf "%-20s %-7s %9s %9s %9s  %-3s %11s %9s %11s\n", "benchmark",
+	printf "%-20s %-12s %9s %9s %9s  %-3s %11s %9s %11s %9s\n", "benchmark",
 		"variant", "median", "p10", "p90", "unit", "dune/native",
-		"exits/op", "syscalls/op"
+		"exits/op", "syscalls/op", "ring0/op"
 	for (i = 1; i <= n; i++) print rows[i]
 	if (g) { print ""; print "goals:"; for (i = 1; i <= g; i++) print goals[i] }
 }' "$all"
 echo
 echo "CSV: $RES/{$(echo $WANT | tr ' ' ',')}.csv and all.csv (notes in the last column)"
+
+# ---- plot: the privileged API (from the latest appel.csv and dirty.csv) --------
+case " $WANT " in *" appel "* | *" dirty "*)
+	png=$ROOT/docs/privileged-api.png
+	if ! command -v gnuplot >/dev/null; then
+		echo "bench/run.sh: no gnuplot (scripts/deps.sh installs gnuplot-nox): $png not drawn" >&2
+	elif [ ! -s "$RES/appel.csv" ] || [ ! -s "$RES/dirty.csv" ]; then
+		echo "bench/run.sh: $png needs both appel.csv and dirty.csv in $RES: not drawn" >&2
+	else
+		dat=$(mktemp -d)
+		awk -F, -v cols="dune sigsegv uffd_miss uffd_wp wp_async" '
+		NR > 1 && $1 ~ /^(user_fault|trap|prot1|protN|unprot|appel1|appel2)$/ {
+			v[$1, $2] = $4
+			if (!($1 in seen)) { seen[$1]; order[++n] = $1 }
+		}
+		END {
+			k = split(cols, c, " ")
+			print "primitive", cols
+			for (i = 1; i <= n; i++) {
+				line = order[i]
+				for (j = 1; j <= k; j++)
+					line = line " " (v[order[i], c[j]] == "" ? "?" : v[order[i], c[j]])
+				print line
+			}
+		}' "$RES/appel.csv" >"$dat/appel.dat"
+		awk -F, -v all="dune pagemap_scan soft_dirty" '
+		NR > 1 { v[$1, $2] = $4; if ($4 != "") has[$2] }
+		END {
+			n = split(all, a, " ")
+			for (j = 1; j <= n; j++) # only the variants measured
+				if (a[j] in has) { c[++k] = a[j]; cols = cols " " a[j] }
+			print "step" cols
+			split("dirty_write dirty_scan dirty_scan_clear", op, " ")
+			split("write_4096_pages scan scan+clear", name, " ")
+			for (i = 1; i <= 3; i++) {
+				line = name[i]
+				for (j = 1; j <= k; j++) {
+					x = v[op[i], c[j]]
+					if (x != "" && i == 1) x = x * 4096 / 1000
+					line = line " " (x == "" ? "?" : x)
+				}
+				print line
+			}
+		}' "$RES/dirty.csv" >"$dat/dirty.dat"
+		info="$(sed -n 's/^virt: *//p' "$RES/env.txt"); $(sed -n 's/^date: *//p' "$RES/env.txt")"
+		if gnuplot -e "appel='$dat/appel.dat'; dirty='$dat/dirty.dat'; out='$png'; info='${info//\'/}'" \
+			"$ROOT/bench/plot_privileged.gp"; then
+			echo "plot: $png"
+		else
+			echo "bench/run.sh: gnuplot failed: $png not drawn" >&2
+		fi
+		rm -rf "$dat"
+	fi ;;
+esac
 if [ -n "$failed" ]; then
 	echo "FAILED:$failed" >&2
 	exit 1

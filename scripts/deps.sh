@@ -3,7 +3,7 @@
 # benchmark (as root; does nothing for packages already installed).
 set -eu
 PKGS="build-essential cmake ninja-build pkg-config libelf-dev libnuma-dev
-libseccomp-dev libcriterion-dev linux-perf"
+libseccomp-dev libcriterion-dev linux-perf gnuplot-nox"
 here=$(dirname "$0")
 if [ -f "$here/../tests/compat/packages.txt" ]; then
 	PKGS="$PKGS $(grep -v '^#' "$here/../tests/compat/packages.txt" | tr '\n' ' ')"
