@@ -613,6 +613,8 @@ static void test_restart(void)
 	       errno == EINTR ? "EINTR" : strerror(errno), r_count);
 	CHECK(n == -1 && errno == EINTR, "eintr");
 
+	set_handler(SIGALRM, r_handler, SA_RESTART, NULL);
+	r_count = 0; /* before the writer starts: it waits for the handler */
 	/* The writer thread must not take the process-directed SIGALRM. */
 	sigset_t m, old;
 	sigemptyset(&m);
@@ -622,8 +624,6 @@ static void test_restart(void)
 	pthread_create(&th, NULL, late_writer, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	set_handler(SIGALRM, r_handler, SA_RESTART, NULL);
-	r_count = 0;
 	setitimer(ITIMER_REAL, &once, NULL);
 	n = read(r_pipe[0], buf, sizeof(buf));
 	printf("read with SA_RESTART: ret=%zd data=%.*s handled=%d\n", n,
