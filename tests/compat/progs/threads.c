@@ -4,7 +4,9 @@
  * after every blocking step. usage: threads [NTHREADS]
  * threads cancel: pthread_cancel of a blocked and of a spinning thread
  * (glibc's SIGCANCEL), setuid/setgid with threads running (glibc's
- * SIGSETXID broadcast), and exit while a thread is blocked in read(). */
+ * SIGSETXID broadcast), and exit while a thread is blocked in read().
+ * threads churn: more short-lived threads over time (1100 detached, then
+ * 10 x 64 joined) than a VM has vCPUs at once (1024 on most KVMs). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
@@ -153,10 +155,45 @@ static int test_cancel(void)
 	return 3;
 }
 
+static void *doubler(void *arg)
+{
+	return (void *)((intptr_t)arg * 2);
+}
+
+static int test_churn(void)
+{
+	for (int i = 0; i < 1100; i++) {
+		pthread_t t;
+		int r = pthread_create(&t, NULL, doubler, (void *)(intptr_t)i);
+		if (r) {
+			printf("pthread_create %d: %s\n", i, strerror(r));
+			return 1;
+		}
+		pthread_detach(t);
+	}
+	printf("1100 detached threads created\n");
+	long sum = 0;
+	pthread_t ts[64];
+	for (int k = 0; k < 10; k++) {
+		for (int i = 0; i < 64; i++)
+			pthread_create(&ts[i], NULL, doubler, (void *)(intptr_t)i);
+		for (int i = 0; i < 64; i++) {
+			void *r;
+			pthread_join(ts[i], &r);
+			sum += (intptr_t)r;
+		}
+	}
+	printf("10 x 64 joined, sum %ld\n", sum);
+	CHECK(sum == 10L * 64 * 63, "sum");
+	return check_done("churn");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "cancel"))
 		return test_cancel();
+	if (argc > 1 && !strcmp(argv[1], "churn"))
+		return test_churn();
 	nthreads = argc > 1 ? atoi(argv[1]) : 200;
 	if (nthreads < 1 || nthreads > MAXT)
 		return 2;
