@@ -42,6 +42,8 @@ int dune_init(enum dune_mode mode, unsigned flags)
 		fprintf(stderr, "dune: %s\n", init_detail);
 	if (!r && (flags & DUNE_INIT_STATS))
 		vmm_cfg.print_stats = 1;
+	if (!r)
+		gl_upcall_mask_refresh();
 	return r;
 }
 

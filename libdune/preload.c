@@ -17,8 +17,11 @@ __attribute__((constructor)) static void dune_preload_enter(void)
 	char shim[4096], mode[64], trace[4096];
 	struct dune_run_opts o = {0};
 
-	if (!preload)
-		return; /* not started by dune run */
+	/* Only in a program dune run started (or one it exec'd): the dune
+	 * command itself links this library and may have a user's
+	 * LD_PRELOAD. */
+	if (!preload || !getenv("DUNE_RUN"))
+		return;
 	/* Our own entry is the first in LD_PRELOAD (dune run puts it there). */
 	const char *colon = strchr(preload, ':');
 	snprintf(shim, sizeof(shim), "%.*s",
@@ -41,6 +44,7 @@ __attribute__((constructor)) static void dune_preload_enter(void)
 		setenv("LD_PRELOAD", colon + 1, 1);
 	else
 		unsetenv("LD_PRELOAD");
+	unsetenv("DUNE_RUN");
 	unsetenv("DUNE_MODE");
 	unsetenv("DUNE_TRACE");
 	unsetenv("DUNE_STATS");

@@ -35,11 +35,12 @@ static enum dune_mode mode_of(const char *s)
 int dune_run_enter(const struct dune_run_opts *o)
 {
 	char e_preload[4096], e_mode[64], e_trace[4096];
-	const char *env[5];
+	const char *env[6];
 	int n = 0, tfd = -1;
 
 	snprintf(e_preload, sizeof(e_preload), "LD_PRELOAD=%s", o->shim);
 	env[n++] = e_preload;
+	env[n++] = "DUNE_RUN=1";
 	if (o->mode && *o->mode) {
 		snprintf(e_mode, sizeof(e_mode), "DUNE_MODE=%s", o->mode);
 		env[n++] = e_mode;
@@ -58,6 +59,12 @@ int dune_run_enter(const struct dune_run_opts *o)
 		env[n++] = "DUNE_STATS=1";
 	env[n] = NULL;
 
+	if (o->mode && *o->mode && strcmp(o->mode, "ring0") &&
+	    strcmp(o->mode, "ring3") && strcmp(o->mode, "auto")) {
+		fprintf(stderr, "dune: DUNE_MODE='%s' is not one of ring0, "
+				"ring3, auto\n", o->mode);
+		return -1;
+	}
 	int r = dune_init(mode_of(o->mode), o->stats ? DUNE_INIT_STATS : 0);
 	if (r)
 		return -1; /* dune_init printed why */

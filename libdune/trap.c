@@ -30,6 +30,15 @@ static int set_handler(int vec, int on)
 	return 0;
 }
 
+void gl_upcall_mask_refresh(void)
+{
+	/* Handlers registered before dune_init() chose ring-3 mode. */
+	for (int vec = 0; vec < DUNE_NR_VECTORS; vec++)
+		if (gl_intr_handlers[vec] ||
+		    (vec == DUNE_VEC_PF && gl_pgflt_handler))
+			set_handler(vec, 1);
+}
+
 int dune_register_pgflt_handler(dune_pgflt_cb cb)
 {
 	gl_pgflt_handler = cb;

@@ -219,71 +219,98 @@ static int slots_hull(struct vmm *vm, int first, int last,
 	return slot_add(vm, lo, hi);
 }
 
-/* Make slot coverage of [start, end) equal to the sorted, disjoint,
- * merged intervals want[0..n). Slots reaching outside keep their outside
- * parts. Checks capacity before changing anything. */
+static int accessible_cb(const struct vmm_vma *v, void *arg)
+{
+	(void)arg;
+	return v->prot != 0;
+}
+
+/* 1 if some accessible host mapping intersects [s, e). */
+static int accessible_in(uint64_t s, uint64_t e)
+{
+	return s < e && vmm_maps_iter(s, e, accessible_cb, NULL) == 1;
+}
+
+/* New slots reach this far into unused space on each side, so that a
+ * growing heap or a neighbouring mapping needs no slot of its own. */
+#define SLOT_EXTEND (2ull << 20)
+
+/* The free gap around [a, b): not covered by a slot, not private. */
+static void extend_into_gap(struct vmm *vm, uint64_t *a, uint64_t *b)
+{
+	int i = slot_lower(vm, *a); /* first slot ending after a */
+	uint64_t lo = *a > SLOT_EXTEND ? *a - SLOT_EXTEND : PAGE_SIZE;
+	uint64_t hi = *b + SLOT_EXTEND;
+	if (hi > GVA_USER_END)
+		hi = GVA_USER_END;
+	if (i > 0 && vm->slots[i - 1].end > lo)
+		lo = vm->slots[i - 1].end;
+	if (i < vm->nslots && vm->slots[i].start < hi)
+		hi = vm->slots[i].start;
+	for (int k = 0; k < vm->npriv; k++) {
+		uint64_t ps = vm->priv[k].start, pe = vm->priv[k].end;
+		if (pe <= *a && pe > lo)
+			lo = pe;
+		if (ps >= *b && ps < hi)
+			hi = ps;
+	}
+	*a = lo < *a ? lo : *a;
+	*b = hi > *b ? hi : *b;
+}
+
+/* Make sure the sorted intervals want[0..n) inside [start, end) are
+ * covered by memslots.
+ *
+ * Slots are never split or shrunk: KVM cannot replace a slot atomically,
+ * and another vCPU touching the range in between would take an MMIO exit.
+ * So coverage may exceed what is mapped (no PTE reaches the excess; it
+ * costs KVM ~2.5 MiB per GiB), and a slot goes away only when nothing in
+ * it is wanted any more: it lies inside [start, end), whose PTEs the
+ * caller has already removed. */
 static int slots_set(struct vmm *vm, uint64_t start, uint64_t end,
 		     const struct ivl *want, int n)
 {
-	int first = slot_lower(vm, start), last = first;
-	while (last < vm->nslots && vm->slots[last].start < end)
-		last++;
-	/* Unchanged coverage is the common case (mprotect RW -> R): keep. */
-	if (last - first == n) {
-		int same = 1;
-		for (int k = 0; k < n && same; k++) {
-			const struct vmm_slot *s = &vm->slots[first + k];
-			uint64_t cs = s->start > start ? s->start : start;
-			uint64_t ce = s->end < end ? s->end : end;
-			same = cs == want[k].start && ce == want[k].end;
+	/* 1. Slots touching the range that nothing wants any more: inside
+	 * it, or reaching out of it only over memory that is not mapped
+	 * accessibly (where no PTE can be). */
+	for (int i = slot_lower(vm, start);
+	     i < vm->nslots && vm->slots[i].start < end;) {
+		struct vmm_slot *sl = &vm->slots[i];
+		int used = 0;
+		for (int k = 0; k < n && !used; k++)
+			used = want[k].start < sl->end && sl->start < want[k].end;
+		if (!used && (sl->start < start || sl->end > end))
+			used = accessible_in(sl->start, start) ||
+			       accessible_in(end, sl->end);
+		if (!used)
+			slot_del(vm, i);
+		else
+			i++;
+	}
+	/* 2. Cover what is wanted and not covered yet. */
+	for (int k = 0; k < n; k++) {
+		uint64_t a = want[k].start;
+		while (a < want[k].end) {
+			int i = slot_lower(vm, a);
+			if (i < vm->nslots && vm->slots[i].start <= a) {
+				a = vm->slots[i].end; /* covered up to there */
+				continue;
+			}
+			uint64_t b = want[k].end;
+			if (i < vm->nslots && vm->slots[i].start < b)
+				b = vm->slots[i].start;
+			uint64_t s = a, e = b;
+			extend_into_gap(vm, &s, &e);
+			int r = vm->nslots < vm->max_slots
+					? slot_add(vm, s, e)
+					: slots_hull(vm, i, i, &(struct ivl){a, b, 0},
+						     1);
+			if (r)
+				return r;
+			a = b;
 		}
-		if (same)
-			return 0;
 	}
-	uint64_t left = 0, right = 0, lend = 0, rstart = 0;
-	if (first < last && vm->slots[first].start < start) {
-		left = vm->slots[first].start;
-		lend = start;
-	}
-	if (first < last && vm->slots[last - 1].end > end) {
-		rstart = end;
-		right = vm->slots[last - 1].end;
-	}
-	int need = n + (lend > left) + (right > rstart) - (last - first);
-	if (vm->nslots + need > vm->max_slots)
-		return slots_hull(vm, first, last, want, n);
-	for (int k = last - 1; k >= first; k--)
-		slot_del(vm, k);
-	/* Re-add, merging the outside remainders with touching intervals. */
-	uint64_t cs = 0, ce = 0;
-	int r = 0;
-	if (lend > left) {
-		cs = left;
-		ce = lend;
-	}
-	for (int k = 0; k <= n && !r; k++) {
-		uint64_t s, e;
-		if (k < n) {
-			s = want[k].start;
-			e = want[k].end;
-		} else if (right > rstart) {
-			s = rstart;
-			e = right;
-		} else {
-			break;
-		}
-		if (ce && s == ce) {
-			ce = e;
-			continue;
-		}
-		if (ce)
-			r = slot_add(vm, cs, ce);
-		cs = s;
-		ce = e;
-	}
-	if (ce && !r)
-		r = slot_add(vm, cs, ce);
-	return r;
+	return 0;
 }
 
 /* ---- sync ---------------------------------------------------------------- */
@@ -530,20 +557,12 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 	return !r && (pte & PTE_P) ? 0 : SIGSEGV;
 }
 
-static int resync_file_cb(const struct vmm_vma *v, void *arg)
-{
-	struct vmm *vm = arg;
-	if (v->file && !is_private(vm, v->start))
-		sync_locked(vm, v->start, v->end, 0);
-	return 0;
-}
-
-int vmm_mem_resync_files(struct vmm *vm)
+uint64_t vmm_mem_pte(struct vmm *vm, uint64_t addr)
 {
 	mem_lock(vm);
-	int r = vmm_maps_iter(0, GVA_USER_END, resync_file_cb, vm);
+	uint64_t e = gl_pt_lookup(&vm->pt, addr, NULL);
 	mem_unlock(vm);
-	return r;
+	return e & ~(PTE_A | PTE_D); /* what the CPU may set meanwhile */
 }
 
 /* ---- private ranges ---------------------------------------------------- */

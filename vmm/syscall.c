@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 
 #include "dune/trap.h"
@@ -223,6 +224,7 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	struct vmm *old = pv->vm;
 	enum dune_mode mode = old->mode;
 	uint64_t mask = pv->guest_mask;
+	stack_t alt = pv->altstack;
 	uint64_t fs = pv->run->s.regs.sregs.fs.base;
 	uint64_t gs = pv->run->s.regs.sregs.gs.base;
 	uint8_t *stack = pv->mon_stack;
@@ -261,6 +263,7 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 	vmm_mem_add_private(vmm_g, (uint64_t)(uintptr_t)stack,
 			    (uint64_t)(uintptr_t)stack + stack_size);
 	v->guest_mask = mask;
+	v->altstack = alt;
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
 	if (vmm_vcpu_load(v, &r, fs, gs) ||
 	    __vmm_ioctl(v->fd, KVM_SET_XSAVE, fpu))
@@ -360,6 +363,27 @@ static int upcall_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	return 0;
 }
 
+/* Calls that switch stacks, processes or images cannot be run from a
+ * handler's frame (dune_passthrough_syscall would return into it in the
+ * child, or never): they are never interposed. */
+static int interposable(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigreturn:
+	case SYS_exit:
+	case SYS_exit_group:
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_execve:
+	case SYS_execveat:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 int dune_register_syscall_handler(dune_syscall_cb cb)
 {
 	if (!vmm_g)
@@ -394,7 +418,7 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		vmm_user_exit(v, DUNE_RET_SYSCALL, NULL, 0);
 		return;
 	}
-	if (vmm_cfg.sys_upcall && nr != SYS_rt_sigreturn && nr != SYS_exit &&
+	if (vmm_cfg.sys_upcall && interposable(nr) &&
 	    r->rcx != (uint64_t)(uintptr_t)gl_passthrough_ret &&
 	    !upcall_syscall(v, r))
 		return;
@@ -473,6 +497,18 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case SYS_clone3:
 		ret = -ENOSYS; /* libc falls back to clone(2) */
+		break;
+	case SYS_seccomp:
+		/* A filter would bind the monitor too (it runs the guest's
+		 * syscalls and its own on this thread): answer as a kernel
+		 * without seccomp. */
+		ret = -EINVAL;
+		break;
+	case SYS_prctl:
+		ret = ARG0(r) == PR_SET_SECCOMP
+			      ? -EINVAL
+			      : vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r),
+					 ARG4(r), 0);
 		break;
 	case DUNE_SYS_QUERY:
 		ret = DUNE_ABI_VERSION;

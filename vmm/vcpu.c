@@ -172,6 +172,12 @@ static int setup_fpu(struct vmm_vcpu *v)
 		x.xcrs[0].xcr = 0;
 		x.xcrs[0].value = v->vm->xcr0;
 		r = __vmm_ioctl(v->fd, KVM_SET_XCRS, &x);
+		if (r) {
+			/* A state component KVM does not offer the guest
+			 * (AMX, say): fall back to x87/SSE/AVX. */
+			x.xcrs[0].value &= 0x7;
+			r = __vmm_ioctl(v->fd, KVM_SET_XCRS, &x);
+		}
 		if (r)
 			return (int)r;
 	}
@@ -430,15 +436,22 @@ static void handle_trap(struct vmm_vcpu *v)
 	}
 	switch (f->vec) {
 	case DUNE_VEC_PF: {
+		uint64_t before = vmm_mem_pte(v->vm, sregs->cr2);
 		int sig = vmm_mem_fault(v->vm, sregs->cr2, f->err, &code);
 		if (!sig) {
-			if (v->fault_addr == sregs->cr2 &&
-			    ++v->fault_repeat > 4) {
-				code = SEGV_ACCERR;
-				break;
-			}
-			if (v->fault_addr != sregs->cr2)
+			/* A fault that changed nothing, again and again at the
+			 * same place, is one the host allows but the guest
+			 * cannot get past: give the program its SIGSEGV
+			 * rather than spin. Progress resets the count. */
+			uint64_t after = vmm_mem_pte(v->vm, sregs->cr2);
+			if (after != before || v->fault_addr != sregs->cr2)
 				v->fault_repeat = 0;
+			else if (++v->fault_repeat > 4) {
+				v->fault_addr = 0;
+				vmm_signal_force(v, SIGSEGV, SEGV_ACCERR,
+						 sregs->cr2, f);
+				return;
+			}
 			v->fault_addr = sregs->cr2;
 			if (f->err & DUNE_PF_P) {
 				/* The PTE allowed less before: drop the stale
@@ -522,11 +535,13 @@ static void handle_hcall(struct vmm_vcpu *v)
 static void handle_memory_fault(struct vmm_vcpu *v)
 {
 	/* KVM could not back a guest access and (on this KVM) does not say
-	 * which: make the retry fault visibly instead. A second failure in a
+	 * which: make the retry fault visibly instead. A third failure in a
 	 * row means that did not help. */
 	if (++v->efault_repeat > 2)
 		vmm_die("KVM cannot back a guest access (KVM_RUN EFAULT)", v);
-	vmm_mem_resync_files(v->vm);
+	/* A file shrank, or a thread outside the guest changed mappings
+	 * (e.g. made a page read-only): re-sync everything. */
+	vmm_mem_sync(v->vm, 0, GVA_USER_END);
 }
 
 _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)

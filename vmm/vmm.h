@@ -149,10 +149,8 @@ int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end);
  * Returns 0 if the access should now succeed, else the signal a native
  * access gets (SIGSEGV or SIGBUS) with its si_code in *code. */
 int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code);
-/* KVM could not back some guest access (KVM_RUN -EFAULT) and did not say
- * where: a file shrank under a mapping. Re-sync every file mapping so the
- * retry raises a #PF that names the address. */
-int vmm_mem_resync_files(struct vmm *vm);
+/* The guest's leaf entry for addr (A/D bits masked), 0 if none. */
+uint64_t vmm_mem_pte(struct vmm *vm, uint64_t addr);
 /* Register / forget a host range the guest must never map. */
 int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end);
 void vmm_mem_del_private(struct vmm *vm, uint64_t start, uint64_t end);

@@ -271,6 +271,7 @@ int cmd_run(int argc, char **argv)
 		     user && *user ? user : "") < 0)
 		return 125;
 	setenv("LD_PRELOAD", pre, 1);
+	setenv("DUNE_RUN", "1", 1);
 	free(pre);
 	if (mode)
 		setenv("DUNE_MODE", mode, 1);

@@ -47,7 +47,8 @@ typedef void (*dune_syscall_cb)(struct dune_tf *tf);
 
 /* Interpose on every syscall the application makes (NULL: stop). The
  * handler runs in the application's own mode and context, on its stack
- * below the red zone; rt_sigreturn and exit are never interposed. Cost:
+ * below the red zone; rt_sigreturn, exit, exit_group, clone, clone3,
+ * fork, vfork, execve and execveat are never interposed. Cost:
  * the syscall's exit, then no exit to resume. Returns 0 or -EPERM (before
  * dune_init). Not inherited by dune_jump_to_user() code, whose syscalls
  * return to its caller. */
