@@ -11,6 +11,8 @@ extern dune_pgflt_cb gl_pgflt_handler;
 extern dune_intr_cb gl_intr_handlers[];
 extern dune_syscall_cb gl_syscall_handler;
 long gl_passthrough(struct dune_tf *tf);
+/* After dune_init(): upcall the handlers registered before it. */
+void gl_upcall_mask_refresh(void);
 int gl_trap_dispatch(struct dune_tf *tf);
 
 /* dune_is_inside() cached per thread (libdune/dune.c). */
