@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,8 +41,13 @@ int dune_init(enum dune_mode mode, unsigned flags)
 	}
 	if (r && !(flags & DUNE_INIT_QUIET))
 		fprintf(stderr, "dune: %s\n", init_detail);
-	if (!r && (flags & DUNE_INIT_STATS))
+	if (!r && (flags & DUNE_INIT_STATS)) {
 		vmm_cfg.print_stats = 1;
+		/* The program may close its stderr before it exits. */
+		if (vmm_cfg.stats_fd < 0)
+			vmm_cfg.stats_fd = vmm_fd_high(
+				(int)vmm_sys3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3));
+	}
 	if (!r)
 		gl_upcall_mask_refresh();
 	return r;

@@ -43,6 +43,8 @@ static int *slot_of(struct vmm *vm, int fd)
 		return &vm->vm_fd;
 	if (vmm_cfg.trace_fd == fd)
 		return &vmm_cfg.trace_fd;
+	if (vmm_cfg.stats_fd == fd)
+		return &vmm_cfg.stats_fd;
 	int *m = vmm_maps_fd_slot();
 	if (*m == fd)
 		return m;
@@ -99,13 +101,13 @@ long vmm_sys_close_range(struct vmm *vm, unsigned first, unsigned last,
 {
 	/* Our fds in [first, last], sorted: the call applies to the gaps. */
 	int ours[64], n = 0;
-	int cand[4] = {vm->kvm_fd, vm->vm_fd, *vmm_maps_fd_slot(),
-		       vmm_cfg.trace_fd};
+	int cand[5] = {vm->kvm_fd, vm->vm_fd, *vmm_maps_fd_slot(),
+		       vmm_cfg.trace_fd, vmm_cfg.stats_fd};
 	int nv = atomic_load(&vm->next_vcpu);
 	if ((uint64_t)nv > VMM_MAX_VCPUS)
 		nv = (int)VMM_MAX_VCPUS;
-	for (int i = -4; i < nv && n < 64; i++) {
-		int fd = i < 0 ? cand[i + 4]
+	for (int i = -5; i < nv && n < 64; i++) {
+		int fd = i < 0 ? cand[i + 5]
 			       : (vm->vcpus[i] ? vm->vcpus[i]->fd : -1);
 		if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last)
 			continue;

@@ -11,7 +11,7 @@
 #include "vmm.h"
 
 struct vmm *vmm_g;
-struct vmm_config vmm_cfg = {.trace_fd = -1};
+struct vmm_config vmm_cfg = {.trace_fd = -1, .stats_fd = -1};
 
 void vmm_msg(const char *a, const char *b, const char *c)
 {

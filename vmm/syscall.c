@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -301,11 +302,67 @@ static long sys_fork(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 	return ret;
 }
 
+/* 1 if every other thread of the process is one of KVM's own workers
+ * (kvm-nx-lpage-recovery and the like joins the thread group and lives
+ * as long as the VM): the exiting thread is the program's last. */
+static int last_program_thread(void)
+{
+	char buf[4096], path[64], comm[32];
+	int self = vmm_gettid(), others = 0;
+	int fd = (int)vmm_sys4(SYS_openat, AT_FDCWD, "/proc/self/task",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	long n;
+	while (!others && (n = vmm_sys3(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n && !others;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] < '1' || d->name[0] > '9')
+				continue;
+			long tid = 0;
+			for (const char *c = d->name; *c; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid == self)
+				continue;
+			memcpy(path, "/proc/self/task/", 16);
+			size_t k = 16, l = strlen(d->name);
+			memcpy(path + k, d->name, l);
+			memcpy(path + k + l, "/comm", 6);
+			int cf = (int)vmm_sys4(SYS_openat, AT_FDCWD, path,
+					       O_RDONLY | O_CLOEXEC, 0);
+			long m = cf >= 0 ? vmm_sys3(SYS_read, cf, comm,
+						    sizeof(comm) - 1)
+					 : -1;
+			if (cf >= 0)
+				vmm_close(cf);
+			if (m <= 0 || strncmp(comm, "kvm-", 4))
+				others = 1; /* a program thread */
+		}
+	}
+	vmm_close(fd);
+	return !others;
+}
+
 static _Noreturn void thread_exit(struct vmm_vcpu *v, long status)
 {
 	if (v->vfork_child) /* the parent takes the vCPU back */
 		for (;;)
 			vmm_sys1(SYS_exit, status);
+	/* Natively the last thread's exit ends the process; KVM's worker
+	 * thread would keep it alive as a zombie. */
+	if (last_program_thread()) {
+		if (vmm_cfg.print_stats)
+			vmm_print_stats();
+		for (;;)
+			vmm_sys1(SYS_exit_group, status);
+	}
 	uint8_t *stack = v->mon_stack;
 	size_t size = v->mon_stack_size;
 	vmm_vcpu_release(v, 1);

@@ -103,7 +103,10 @@ void vmm_print_stats(void)
 	put(&b, " monitor_us=");
 	put(&b, vmm_fmt_dec(t, (long)(st.monitor_ns / 1000)));
 	put(&b, "\n");
-	vmm_write(vmm_cfg.trace_fd >= 0 ? vmm_cfg.trace_fd : 2, b.s, b.n);
+	vmm_write(vmm_cfg.trace_fd >= 0	  ? vmm_cfg.trace_fd
+		  : vmm_cfg.stats_fd >= 0 ? vmm_cfg.stats_fd
+					  : 2,
+		  b.s, b.n);
 }
 
 int dune_set_exec_env(const char *const *entries)

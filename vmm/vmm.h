@@ -87,6 +87,7 @@ extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
 struct vmm_config {
 	int trace_fd;	 /* -1: no syscall trace */
 	int print_stats; /* print stats at exit_group */
+	int stats_fd;    /* where: a copy of stderr taken at dune_init */
 	char *exec_env;	 /* "A=1\0B=2\0\0": added to execve'd envs */
 	size_t exec_env_len;
 	int n_exec_env;
