@@ -10,8 +10,15 @@ run() { # name dir cmake-args...
 	shift 2
 	echo "== build ($name)"
 	"$top/scripts/build.sh" "$dir" "$@"
-	echo "== ctest ($name)"
-	(cd "$dir" && ctest --output-on-failure --timeout 900 -j1) || status=1
+	echo "== ctest ($name): unit and KVM tests"
+	(cd "$dir" && ctest --output-on-failure --timeout 900 -LE compat) ||
+		status=1
+	# The compatibility cases run real programs whose timing a loaded
+	# 2-core machine disturbs (races of their own, e.g. xargs | tail):
+	# one retry; a case that fails twice fails.
+	echo "== ctest ($name): dune run compatibility suite"
+	(cd "$dir" && ctest --output-on-failure --timeout 900 -L compat \
+		--repeat until-pass:2) || status=1
 }
 run release "$top/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run asan "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DDUNE_SANITIZE=ON
