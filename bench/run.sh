@@ -63,9 +63,9 @@ case " $WANT " in *" appel "*)
 esac
 
 # ---- what this run is ------------------------------------------------------
-pmu="none: perf counters are <not supported>; times are clock_gettime(CLOCK_MONOTONIC)"
+pmu="no PMU (perf stat -e instructions: <not supported>); times are clock_gettime(CLOCK_MONOTONIC)"
 if command -v perf >/dev/null &&
-	perf stat -x, -e cycles true 2>&1 | grep -q '^[0-9]'; then
+	perf stat -x, -e instructions true 2>&1 | grep -q '^[0-9]'; then
 	pmu="present (not used: times are clock_gettime(CLOCK_MONOTONIC))"
 fi
 {
