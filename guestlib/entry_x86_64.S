@@ -16,6 +16,25 @@ gl_syscall_entry:
 	outb %al, $DUNE_PORT_SYSCALL
 	ud2
 
+/* Load every GPR from the struct dune_tf at rdi (rdi last). */
+.macro LOAD_TF_GPRS
+	movq 0(%rdi), %r15
+	movq 8(%rdi), %r14
+	movq 16(%rdi), %r13
+	movq 24(%rdi), %r12
+	movq 32(%rdi), %r11
+	movq 40(%rdi), %r10
+	movq 48(%rdi), %r9
+	movq 56(%rdi), %r8
+	movq 64(%rdi), %rbp
+	movq 80(%rdi), %rsi
+	movq 88(%rdi), %rdx
+	movq 96(%rdi), %rcx
+	movq 104(%rdi), %rbx
+	movq 112(%rdi), %rax
+	movq 72(%rdi), %rdi
+.endm
+
 /* Fast stubs (ring-3 mode): the vmm handles every exception. */
 /* Vectors with a CPU-pushed error code: 8, 10-14, 17, 21, 29, 30. */
 .macro NOERR vec
@@ -182,21 +201,7 @@ gl_resume:
 	movq %rax, 32(%rsp)             /* rflags */
 	movq 160(%rdi), %rax
 	movq %rax, 40(%rsp)             /* rsp */
-	movq 0(%rdi), %r15
-	movq 8(%rdi), %r14
-	movq 16(%rdi), %r13
-	movq 24(%rdi), %r12
-	movq 32(%rdi), %r11
-	movq 40(%rdi), %r10
-	movq 48(%rdi), %r9
-	movq 56(%rdi), %r8
-	movq 64(%rdi), %rbp
-	movq 80(%rdi), %rsi
-	movq 88(%rdi), %rdx
-	movq 96(%rdi), %rcx
-	movq 104(%rdi), %rbx
-	movq 112(%rdi), %rax
-	movq 72(%rdi), %rdi
+	LOAD_TF_GPRS
 	addq $16, %rsp
 	iretq
 
@@ -288,21 +293,7 @@ gl_upcall_entry0:
 	orq $0x202, (%rsp)
 	pushq $DUNE_SEL_KCODE
 	pushq 136(%rdi)                 /* rip */
-	movq 0(%rdi), %r15
-	movq 8(%rdi), %r14
-	movq 16(%rdi), %r13
-	movq 24(%rdi), %r12
-	movq 32(%rdi), %r11
-	movq 40(%rdi), %r10
-	movq 48(%rdi), %r9
-	movq 56(%rdi), %r8
-	movq 64(%rdi), %rbp
-	movq 80(%rdi), %rsi
-	movq 88(%rdi), %rdx
-	movq 96(%rdi), %rcx
-	movq 104(%rdi), %rbx
-	movq 112(%rdi), %rax
-	movq 72(%rdi), %rdi
+	LOAD_TF_GPRS
 	iretq
 	.size gl_upcall_entry0, .-gl_upcall_entry0
 

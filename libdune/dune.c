@@ -46,7 +46,7 @@ int dune_init(enum dune_mode mode, unsigned flags)
 		/* The program may close its stderr before it exits. */
 		if (vmm_cfg.stats_fd < 0)
 			vmm_cfg.stats_fd = vmm_fd_high(
-				(int)vmm_sys3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3));
+			    (int)vmm_sys3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3));
 	}
 	if (!r)
 		gl_upcall_mask_refresh();

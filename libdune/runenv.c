@@ -61,8 +61,10 @@ int dune_run_enter(const struct dune_run_opts *o)
 
 	if (o->mode && *o->mode && strcmp(o->mode, "ring0") &&
 	    strcmp(o->mode, "ring3") && strcmp(o->mode, "auto")) {
-		fprintf(stderr, "dune: DUNE_MODE='%s' is not one of ring0, "
-				"ring3, auto\n", o->mode);
+		fprintf(stderr,
+			"dune: DUNE_MODE='%s' is not one of ring0, "
+			"ring3, auto\n",
+			o->mode);
 		return -1;
 	}
 	int r = dune_init(mode_of(o->mode), o->stats ? DUNE_INIT_STATS : 0);

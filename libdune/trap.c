@@ -22,7 +22,8 @@ static int set_handler(int vec, int on)
 	if (vmm_g && vmm_g->mode == DUNE_MODE_RING3) {
 		uint64_t bit = 1ull << vec;
 		if (on)
-			__atomic_fetch_or(&gl_upcall_mask, bit, __ATOMIC_SEQ_CST);
+			__atomic_fetch_or(&gl_upcall_mask, bit,
+					  __ATOMIC_SEQ_CST);
 		else
 			__atomic_fetch_and(&gl_upcall_mask, ~bit,
 					   __ATOMIC_SEQ_CST);
@@ -53,7 +54,7 @@ int dune_register_intr_handler(int vec, dune_intr_cb cb)
 		return -EINVAL; /* aborts: nothing to resume */
 	gl_intr_handlers[vec] = cb;
 	return set_handler(vec, cb != NULL ||
-				       (vec == DUNE_VEC_PF && gl_pgflt_handler));
+				    (vec == DUNE_VEC_PF && gl_pgflt_handler));
 }
 
 long dune_passthrough_syscall(struct dune_tf *tf)

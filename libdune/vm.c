@@ -14,7 +14,7 @@
 #define PTE_NONE (1ull << 53) /* mapped, but PERM_NONE: P is clear */
 _Static_assert(DUNE_PTE_COW == PTE_COW, "dune/vm.h names the COW bit");
 
-#define PERM_ALL                                                            \
+#define PERM_ALL                                                               \
 	(PERM_R | PERM_W | PERM_X | PERM_U | PERM_UC | PERM_COW | PERM_USR1 |  \
 	 PERM_USR2 | PERM_USR3 | PERM_BIG | PERM_BIG_1GB)
 
@@ -93,7 +93,8 @@ static enum slot_state probe_slot(ptent_t *root, uint64_t va, int level)
 		if (!(e & (PTE_P | PTE_NONE)))
 			return SLOT_FREE;
 		if (l == level)
-			return (l == 1 || (e & PTE_PS)) ? SLOT_LEAF : SLOT_TABLE;
+			return (l == 1 || (e & PTE_PS)) ? SLOT_LEAF
+							: SLOT_TABLE;
 		if (e & PTE_PS)
 			return SLOT_LARGER;
 		t = (uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK);
@@ -125,8 +126,8 @@ static int map_range(ptent_t *root, uint64_t va, size_t len, uint64_t pa,
 	vmm_mem_lock(vmm_g);
 	/* Validate everything first: nothing changes on error. */
 	for (uint64_t a = va; a < va + len; a += size) {
-		enum slot_state st = probe_slot((ptent_t *)(uintptr_t)pt.root, a,
-						level);
+		enum slot_state st =
+		    probe_slot((ptent_t *)(uintptr_t)pt.root, a, level);
 		if (st == SLOT_LARGER || st == SLOT_TABLE) {
 			r = -EBUSY;
 			goto out;
@@ -153,7 +154,8 @@ static int map_range(ptent_t *root, uint64_t va, size_t len, uint64_t pa,
 			r = level == 2 ? vmm_lpage_alloc(vmm_g, &frame)
 				       : vmm_pt_alloc(vmm_g, &frame);
 			if (r)
-				goto out; /* only 2 MiB frames can run out here */
+				goto out; /* only 2 MiB frames can run out here
+					   */
 		}
 		r = gl_pt_walk(&pt, a, level, 1, &e);
 		if (r)
@@ -216,8 +218,9 @@ static int for_leaves(uint64_t *t, int l, uint64_t base, uint64_t start,
 		if (l == 1 || (e & PTE_PS))
 			r = fn(&t[i], va, l, arg);
 		else
-			r = for_leaves((uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK),
-				       l - 1, va, start, end, fn, arg);
+			r = for_leaves(
+			    (uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK), l - 1,
+			    va, start, end, fn, arg);
 		if (r)
 			return r;
 	}
@@ -440,7 +443,8 @@ void dune_vm_free(ptent_t *root)
 
 int dune_vm_default_pgflt_handler(uintptr_t addr, uint64_t fec)
 {
-	return dune_vm_cow_fault(cur_root ? cur_root : dune_pgroot(), addr, fec);
+	return dune_vm_cow_fault(cur_root ? cur_root : dune_pgroot(), addr,
+				 fec);
 }
 
 int dune_vm_cow_fault(ptent_t *root, uintptr_t addr, uint64_t fec)
@@ -455,9 +459,10 @@ int dune_vm_cow_fault(ptent_t *root, uintptr_t addr, uint64_t fec)
 	int r = large ? vmm_lpage_alloc(vmm_g, &frame)
 		      : vmm_pt_alloc(vmm_g, &frame);
 	if (!r) {
-		vmm_page_copy((void *)(uintptr_t)frame,
-		       (void *)(uintptr_t)(*e & PTE_ADDR_MASK & ~(size - 1)),
-		       size);
+		vmm_page_copy(
+		    (void *)(uintptr_t)frame,
+		    (void *)(uintptr_t)(*e & PTE_ADDR_MASK & ~(size - 1)),
+		    size);
 		*e = frame | (*e & PTE_FLAGS_MASK & ~PTE_COW) | PTE_W;
 	}
 	vmm_mem_unlock(vmm_g);
@@ -486,7 +491,8 @@ void dune_page_free(void *pa)
 	vmm_mem_unlock(vmm_g);
 }
 
-/* ---- TLB ------------------------------------------------------------------ */
+/* ---- TLB ------------------------------------------------------------------
+ */
 static int ring0(void)
 {
 	return vmm_g && vmm_g->mode == DUNE_MODE_RING0;
@@ -631,11 +637,12 @@ static int scan_level(uint64_t *t, int l, uint64_t base, uint64_t start,
 		if (e & PTE_PS) {
 			r = dirty_leaf(&t[i], va, l, d);
 		} else {
-			uint64_t *sub = (uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK);
+			uint64_t *sub =
+			    (uint64_t *)(uintptr_t)(e & PTE_ADDR_MASK);
 			r = l == 2 ? scan_pt(sub, va, start, end, d)
 				   : scan_level(sub, l - 1, va, start, end, d);
-			if (!r && d->clear && va >= start &&
-			    va + size <= end && (e & PTE_A))
+			if (!r && d->clear && va >= start && va + size <= end &&
+			    (e & PTE_A))
 				__atomic_fetch_and(&t[i], ~PTE_A,
 						   __ATOMIC_SEQ_CST);
 		}
@@ -653,7 +660,8 @@ long dune_vm_scan_dirty(ptent_t *root, void *va, size_t len, uintptr_t *out,
 	if (r)
 		return r;
 	struct dirty_arg d = {out, max, 0, clear};
-	scan_level((uint64_t *)(uintptr_t)view(root).root, 4, 0, a, a + len, &d);
+	scan_level((uint64_t *)(uintptr_t)view(root).root, 4, 0, a, a + len,
+		   &d);
 	if (clear && d.n)
 		dune_flush_tlb(); /* later writes set D again */
 	return (long)d.n;

@@ -89,9 +89,10 @@ long vmm_sys_readlink(struct vmm_vcpu *v, long nr, const uint64_t a[6])
 		if (is_self_exe(path)) {
 			size_t n = strlen(vmm_cfg.self_exe);
 			n = n < len ? n : len; /* readlink does not terminate */
-			return vmm_copy_to_guest(v->vm, buf, vmm_cfg.self_exe, n)
-				       ? -EFAULT
-				       : (long)n;
+			return vmm_copy_to_guest(v->vm, buf, vmm_cfg.self_exe,
+						 n)
+				   ? -EFAULT
+				   : (long)n;
 		}
 	}
 	return vmm_sys6(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], 0,

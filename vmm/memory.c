@@ -114,7 +114,8 @@ uint64_t vmm_lpool_avail(const struct vmm *vm)
 
 uint64_t vmm_pool_avail(const struct vmm *vm)
 {
-	return (vm->sh->pt_top - vm->sh->pt_next) / PAGE_SIZE + vm->sh->pool_nfree;
+	return (vm->sh->pt_top - vm->sh->pt_next) / PAGE_SIZE +
+	       vm->sh->pool_nfree;
 }
 
 /* ---- memslots ----------------------------------------------------------- */
@@ -204,7 +205,8 @@ static int slots_hull(struct vmm *vm, int first, int last,
 	if (first == last) {
 		/* Nothing to widen: take in the nearer neighbour instead. */
 		int has_l = first > 0, has_r = last < vm->nslots;
-		uint64_t gl = has_l ? lo - vm->slots[first - 1].end : UINT64_MAX;
+		uint64_t gl =
+		    has_l ? lo - vm->slots[first - 1].end : UINT64_MAX;
 		uint64_t gr = has_r ? vm->slots[last].start - hi : UINT64_MAX;
 		if (has_l && (!has_r || gl <= gr))
 			lo = vm->slots[--first].start;
@@ -278,7 +280,8 @@ static int slots_set(struct vmm *vm, uint64_t start, uint64_t end,
 		struct vmm_slot *sl = &vm->slots[i];
 		int used = 0;
 		for (int k = 0; k < n && !used; k++)
-			used = want[k].start < sl->end && sl->start < want[k].end;
+			used =
+			    want[k].start < sl->end && sl->start < want[k].end;
 		if (!used && (sl->start < start || sl->end > end))
 			used = accessible_in(sl->start, start) ||
 			       accessible_in(end, sl->end);
@@ -302,9 +305,9 @@ static int slots_set(struct vmm *vm, uint64_t start, uint64_t end,
 			uint64_t s = a, e = b;
 			extend_into_gap(vm, &s, &e);
 			int r = vm->nslots < vm->max_slots
-					? slot_add(vm, s, e)
-					: slots_hull(vm, i, i, &(struct ivl){a, b, 0},
-						     1);
+				    ? slot_add(vm, s, e)
+				    : slots_hull(vm, i, i,
+						 &(struct ivl){a, b, 0}, 1);
 			if (r)
 				return r;
 			a = b;
@@ -392,7 +395,7 @@ static uint64_t file_backed_end(const struct vmm_vma *v)
 	if (size <= v->offset)
 		return v->start;
 	uint64_t end = v->start + (size - v->offset + PAGE_SIZE - 1) /
-					  PAGE_SIZE * PAGE_SIZE;
+				      PAGE_SIZE * PAGE_SIZE;
 	return end < v->end ? end : v->end;
 }
 

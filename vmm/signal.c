@@ -444,8 +444,8 @@ static void apply_mask(struct vmm_vcpu *v)
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
 }
 
-long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set,
-			    gva_t oset, size_t size)
+long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set, gva_t oset,
+			    size_t size)
 {
 	uint64_t n, old = v->guest_mask;
 	if (size != 8)

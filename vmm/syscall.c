@@ -154,7 +154,8 @@ static long sys_mprotect(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 	}
 	vmm_mem_sync(v->vm, a, a + len);
 	vmm_msg("dune: out of KVM memslots: mprotect refused (too many "
-		"separate mappings)\n", NULL, NULL);
+		"separate mappings)\n",
+		NULL, NULL);
 	return -ENOMEM;
 }
 
@@ -314,7 +315,8 @@ static int last_program_thread(void)
 	if (fd < 0)
 		return 0;
 	long n;
-	while (!others && (n = vmm_sys3(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+	while (!others &&
+	       (n = vmm_sys3(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n && !others;) {
 			struct {
 				uint64_t ino;
@@ -386,7 +388,8 @@ static long sys_arch_prctl(struct vmm_vcpu *v, struct kvm_regs *r)
 	return 0;
 }
 
-/* ---- interposition -------------------------------------------------------- */
+/* ---- interposition --------------------------------------------------------
+ */
 /* dune_register_syscall_handler(): instead of running the syscall, upcall
  * the handler with the caller's state as a struct dune_tf on its stack
  * (below the red zone), as guestlib's trap upcalls do. */
@@ -397,13 +400,10 @@ static int upcall_syscall(struct vmm_vcpu *v, struct kvm_regs *r)
 	 * red zone if the caller already runs on it). */
 	uint64_t top = *(uint64_t *)(v->block + VCPU_UPSTACK_PTR_OFF);
 	uint64_t base = r->rsp < top && r->rsp >= top - UPCALL_STACK_SIZE
-				? r->rsp - 128
-				: top;
+			    ? r->rsp - 128
+			    : top;
 	uint64_t sp = (base - sizeof(tf)) & ~15ull;
-	tf.r15 = r->r15, tf.r14 = r->r14, tf.r13 = r->r13, tf.r12 = r->r12;
-	tf.r11 = r->r11, tf.r10 = r->r10, tf.r9 = r->r9, tf.r8 = r->r8;
-	tf.rbp = r->rbp, tf.rdi = r->rdi, tf.rsi = r->rsi, tf.rdx = r->rdx;
-	tf.rcx = r->rcx, tf.rbx = r->rbx, tf.rax = r->rax;
+	vmm_tf_from_regs(&tf, r);
 	tf.vec = DUNE_VEC_SYSCALL, tf.err = 0;
 	tf.rip = r->rcx, tf.rflags = r->r11, tf.rsp = r->rsp;
 	tf.cs = v->run->s.regs.sregs.cs.selector;
@@ -447,10 +447,10 @@ int dune_register_syscall_handler(dune_syscall_cb cb)
 		return -EPERM;
 	gl_syscall_handler = cb;
 	vmm_cfg.sys_upcall =
-		!cb ? 0
-		    : (uint64_t)(uintptr_t)(vmm_g->mode == DUNE_MODE_RING3
-						    ? gl_upcall_entry
-						    : gl_upcall_entry0);
+	    !cb ? 0
+		: (uint64_t)(uintptr_t)(vmm_g->mode == DUNE_MODE_RING3
+					    ? gl_upcall_entry
+					    : gl_upcall_entry0);
 	return 0;
 }
 
@@ -563,9 +563,9 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case SYS_prctl:
 		ret = ARG0(r) == PR_SET_SECCOMP
-			      ? -EINVAL
-			      : vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r),
-					 ARG4(r), 0);
+			  ? -EINVAL
+			  : vmm_sys6(nr, ARG0(r), ARG1(r), ARG2(r), ARG3(r),
+				     ARG4(r), 0);
 		break;
 	case DUNE_SYS_QUERY:
 		ret = DUNE_ABI_VERSION;
@@ -596,9 +596,10 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 		break;
 	case SYS_readlink:
 	case SYS_readlinkat:
-		ret = vmm_sys_readlink(v, nr,
-				       (const uint64_t[]){r->rdi, r->rsi, r->rdx,
-							  r->r10, r->r8, r->r9});
+		ret =
+		    vmm_sys_readlink(v, nr,
+				     (const uint64_t[]){r->rdi, r->rsi, r->rdx,
+							r->r10, r->r8, r->r9});
 		break;
 	case SYS_execve:
 	case SYS_execveat:

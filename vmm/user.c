@@ -28,6 +28,22 @@ static int root_ok(const struct vmm *vm, uint64_t root)
 	return !(root & (PAGE_SIZE - 1)) && root >= lo && root < hi;
 }
 
+void vmm_tf_from_regs(struct dune_tf *tf, const struct kvm_regs *r)
+{
+	tf->r15 = r->r15, tf->r14 = r->r14, tf->r13 = r->r13, tf->r12 = r->r12;
+	tf->r11 = r->r11, tf->r10 = r->r10, tf->r9 = r->r9, tf->r8 = r->r8;
+	tf->rbp = r->rbp, tf->rdi = r->rdi, tf->rsi = r->rsi, tf->rdx = r->rdx;
+	tf->rcx = r->rcx, tf->rbx = r->rbx, tf->rax = r->rax;
+}
+
+void vmm_regs_from_tf(struct kvm_regs *r, const struct dune_tf *tf)
+{
+	r->r15 = tf->r15, r->r14 = tf->r14, r->r13 = tf->r13, r->r12 = tf->r12;
+	r->r11 = tf->r11, r->r10 = tf->r10, r->r9 = tf->r9, r->r8 = tf->r8;
+	r->rbp = tf->rbp, r->rdi = tf->rdi, r->rsi = tf->rsi, r->rdx = tf->rdx;
+	r->rcx = tf->rcx, r->rbx = tf->rbx, r->rax = tf->rax;
+}
+
 long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
 		    gva_t fault_out)
 {
@@ -49,10 +65,7 @@ long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
 	v->utf = tfp;
 	v->ufault_out = fault_out;
 
-	r->r15 = tf.r15, r->r14 = tf.r14, r->r13 = tf.r13, r->r12 = tf.r12;
-	r->r11 = tf.r11, r->r10 = tf.r10, r->r9 = tf.r9, r->r8 = tf.r8;
-	r->rbp = tf.rbp, r->rdi = tf.rdi, r->rsi = tf.rsi, r->rdx = tf.rdx;
-	r->rcx = tf.rcx, r->rbx = tf.rbx, r->rax = tf.rax;
+	vmm_regs_from_tf(r, &tf);
 	r->rip = tf.rip;
 	r->rsp = tf.rsp;
 	r->rflags = vmm_sanitize_rflags(tf.rflags);
@@ -65,16 +78,13 @@ long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
 	return 0;
 }
 
-void vmm_user_exit(struct vmm_vcpu *v, int why,
-		   const struct dune_trap_frame *f, uint64_t cr2)
+void vmm_user_exit(struct vmm_vcpu *v, int why, const struct dune_trap_frame *f,
+		   uint64_t cr2)
 {
 	struct kvm_regs *r = &v->run->s.regs.regs;
 	struct kvm_sregs *sr = &v->run->s.regs.sregs;
 	struct dune_tf tf;
-	tf.r15 = r->r15, tf.r14 = r->r14, tf.r13 = r->r13, tf.r12 = r->r12;
-	tf.r11 = r->r11, tf.r10 = r->r10, tf.r9 = r->r9, tf.r8 = r->r8;
-	tf.rbp = r->rbp, tf.rdi = r->rdi, tf.rsi = r->rsi, tf.rdx = r->rdx;
-	tf.rcx = r->rcx, tf.rbx = r->rbx, tf.rax = r->rax;
+	vmm_tf_from_regs(&tf, r);
 	tf.cs = DUNE_SEL_UCODE | 3;
 	tf.ss = DUNE_SEL_UDATA | 3;
 	if (f) { /* an exception: the state is in the trap frame */
@@ -89,8 +99,8 @@ void vmm_user_exit(struct vmm_vcpu *v, int why,
 	}
 	int bad = vmm_copy_to_guest(v->vm, v->utf, &tf, sizeof(tf));
 	if (!bad && v->ufault_out && f && f->vec == DUNE_VEC_PF)
-		bad = vmm_copy_to_guest(v->vm, v->ufault_out, &cr2,
-					sizeof(cr2));
+		bad =
+		    vmm_copy_to_guest(v->vm, v->ufault_out, &cr2, sizeof(cr2));
 	*r = v->ucaller;
 	r->rax = (uint64_t)(bad ? -EFAULT : why);
 	sr->cr3 = v->ucaller_cr3;

@@ -191,9 +191,8 @@ static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 {
 	static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL, DUNE_PORT_NOP};
 	int r;
-	v->fd =
-	    vmm_fd_high(
-		(int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id));
+	v->fd = vmm_fd_high(
+	    (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id));
 	if (v->fd < 0)
 		return v->fd;
 	v->run = vmm_mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,

@@ -30,9 +30,9 @@ struct vmm_vcpu;
 
 /* What guest-side libdune writes, kept in the arena's pool (first page). */
 struct vmm_shared {
-	atomic_flag mem_lock;  /* page table, memslots, pool */
-	uint64_t pt_next;      /* pool bump pointer (arena offset), upwards */
-	uint64_t pt_top;       /* 2 MiB frames are taken below this */
+	atomic_flag mem_lock; /* page table, memslots, pool */
+	uint64_t pt_next;     /* pool bump pointer (arena offset), upwards */
+	uint64_t pt_top;      /* 2 MiB frames are taken below this */
 	uint64_t pool_free, lpool_free; /* free lists (4 KiB, 2 MiB) */
 	uint64_t pool_nfree;
 };
@@ -54,7 +54,7 @@ struct vmm {
 	/* guestlib's private arena (see layout.h) */
 	uint8_t *arena;
 	struct vmm_shared *sh; /* lock and pool state, in the arena */
-	struct gl_pt pt;  /* the guest page table (one per process) */
+	struct gl_pt pt;       /* the guest page table (one per process) */
 
 	/* memslots, sorted by start; protected by sh->mem_lock */
 	struct vmm_slot *slots;
@@ -87,11 +87,11 @@ extern struct vmm *vmm_g; /* the process's VM, NULL before dune_init */
 struct vmm_config {
 	int trace_fd;	 /* -1: no syscall trace */
 	int print_stats; /* print stats at exit_group */
-	int stats_fd;    /* where: a copy of stderr taken at dune_init */
+	int stats_fd;	 /* where: a copy of stderr taken at dune_init */
 	char *exec_env;	 /* "A=1\0B=2\0\0": added to execve'd envs */
 	size_t exec_env_len;
 	int n_exec_env;
-	char loader[4096]; /* the dune command, for exec'd static programs */
+	char loader[4096];   /* the dune command, for exec'd static programs */
 	uint64_t sys_upcall; /* syscall interposition entry (0: off) */
 	char self_exe[4096]; /* what /proc/self/exe names, if not the host's */
 };
@@ -117,8 +117,8 @@ struct vmm_vcpu {
 	/* signals (vmm/signal.c) */
 	atomic_uint_least64_t pending; /* host signals not yet delivered */
 	atomic_uint_least64_t held;    /* ... of which we blocked on host */
-	uint64_t guest_mask;           /* the guest thread's signal mask */
-	uint64_t deliver_mask;         /* mask for the next delivery, if set */
+	uint64_t guest_mask;	       /* the guest thread's signal mask */
+	uint64_t deliver_mask;	       /* mask for the next delivery, if set */
 	int deliver_mask_set;
 	siginfo_t pend_info[65];
 	stack_t altstack;	     /* the guest's sigaltstack */
@@ -218,8 +218,8 @@ long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
 		    gva_t fault_out);
 /* Save the code's state into its trap frame and return to the caller with
  * rax = why (DUNE_RET_*); f is the exception frame, if any. */
-void vmm_user_exit(struct vmm_vcpu *v, int why,
-		   const struct dune_trap_frame *f, uint64_t cr2);
+void vmm_user_exit(struct vmm_vcpu *v, int why, const struct dune_trap_frame *f,
+		   uint64_t cr2);
 /* Fill a segment register (vcpu.c). */
 void vmm_seg(struct kvm_segment *s, uint16_t sel, int code, int dpl);
 
@@ -231,6 +231,11 @@ long vmm_sys_close(struct vmm *vm, int fd);
 long vmm_sys_dup3(struct vmm *vm, long nr, int oldfd, int newfd, int flags);
 long vmm_sys_close_range(struct vmm *vm, unsigned first, unsigned last,
 			 unsigned flags);
+
+/* GPRs between a struct dune_tf (dune/trap.h) and KVM's registers. */
+struct dune_tf;
+void vmm_tf_from_regs(struct dune_tf *tf, const struct kvm_regs *r);
+void vmm_regs_from_tf(struct kvm_regs *r, const struct dune_tf *tf);
 
 /* ---- exec.c: execve keeps the new program under dune ---------------- */
 long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
@@ -260,8 +265,8 @@ long vmm_sys_rt_sigaction(struct vmm_vcpu *v, int sig, gva_t act, gva_t oact,
 			  size_t setsize);
 long vmm_sys_sigaltstack(struct vmm_vcpu *v, gva_t ss, gva_t oss);
 /* The guest's mask is kept here; the host's is it plus held signals. */
-long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set,
-			    gva_t oset, size_t size);
+long vmm_sys_rt_sigprocmask(struct vmm_vcpu *v, int how, gva_t set, gva_t oset,
+			    size_t size);
 /* rt_sigreturn: restore the guest state saved in the frame at rsp. */
 long vmm_sys_rt_sigreturn(struct vmm_vcpu *v);
 /* Called after a forwarded syscall returned -EINTR. */
@@ -305,10 +310,7 @@ static inline void vmm_page_copy(void *dst, const void *src, uint64_t len)
 	void *d = dst;
 	const void *s = src;
 	uint64_t n = len / 8;
-	__asm__ volatile("rep movsq"
-			 : "+D"(d), "+S"(s), "+c"(n)
-			 :
-			 : "memory");
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
 }
 
 static inline void vmm_spin_lock(atomic_flag *l)
