@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,13 @@ static void describe(const char *what, int st)
 }
 
 static _Atomic int spin_stop;
+static volatile sig_atomic_t deathsig;
+
+static void on_deathsig(int sig)
+{
+	(void)sig;
+	deathsig = 1;
+}
 
 static void *spinner(void *arg)
 {
@@ -219,6 +227,38 @@ int main(void)
 	printf("posix_spawn: %.*s", n > 0 ? (int)n : 0, line);
 	describe("posix_spawn", st);
 	close(out[0]);
+
+	/* SIGCHLD ignored: children are reaped by the kernel. */
+	signal(SIGCHLD, SIG_IGN);
+	c = fork();
+	if (c == 0)
+		_exit(3);
+	errno = 0;
+	pid_t w = waitpid(c, &st, 0);
+	printf("SIGCHLD ignored: waitpid=%d %s\n", w, w < 0 ? strerrorname_np(errno) : "");
+	signal(SIGCHLD, SIG_DFL);
+
+	/* PR_SET_PDEATHSIG: the orphaned grandchild gets its signal. */
+	int res[2], ready[2];
+	CHECK(pipe(res) == 0 && pipe(ready) == 0, "pipe");
+	c = fork();
+	if (c == 0) {
+		if (fork() == 0) {
+			signal(SIGUSR1, on_deathsig);
+			prctl(PR_SET_PDEATHSIG, SIGUSR1);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(9);
+			for (int i = 0; i < 5000 && !deathsig; i++)
+				usleep(1000);
+			_exit(write(res[1], deathsig ? "y" : "n", 1) == 1 ? 0 : 9);
+		}
+		char b;
+		_exit(read(ready[0], &b, 1) == 1 ? 0 : 9);
+	}
+	waitpid(c, &st, 0);
+	char heard = '?';
+	CHECK(read(res[0], &heard, 1) == 1, "read");
+	printf("PR_SET_PDEATHSIG reached the orphan: %c\n", heard);
 
 	/* fork from a multithreaded process: the child has one thread. */
 	pthread_t th;
