@@ -76,8 +76,11 @@ void gl_build_idt(void *idt, const uint64_t *vectors)
 		uint64_t off = vectors[v];
 		/* 64-bit interrupt gate, P, DPL0, IST1 (every vector switches
 		 * stacks so ring-0 code never clobbers a red zone). */
+		/* int3 and into are software interrupts: their gates must
+		 * admit CPL3, or ring-3 code gets #GP instead (SDM 6.12.1.1). */
+		uint64_t dpl = (v == DUNE_VEC_BP || v == DUNE_VEC_OF) ? 3 : 0;
 		e[2 * v] = (off & 0xffff) | ((uint64_t)DUNE_SEL_KCODE << 16) |
-			   (1ull << 32) | (0x8eull << 40) |
+			   (1ull << 32) | ((0x8eull | dpl << 5) << 40) |
 			   ((off >> 16 & 0xffff) << 48);
 		e[2 * v + 1] = off >> 32;
 	}

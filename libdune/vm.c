@@ -585,6 +585,7 @@ struct dirty_arg {
 	uintptr_t *out;
 	size_t max, n;
 	int clear;
+	int cleared_a; /* a table's A bit was cleared: flush too */
 };
 
 static int dirty_leaf(uint64_t *e, uint64_t va, int level, void *arg)
@@ -642,9 +643,11 @@ static int scan_level(uint64_t *t, int l, uint64_t base, uint64_t start,
 			r = l == 2 ? scan_pt(sub, va, start, end, d)
 				   : scan_level(sub, l - 1, va, start, end, d);
 			if (!r && d->clear && va >= start && va + size <= end &&
-			    (e & PTE_A))
+			    (e & PTE_A)) {
 				__atomic_fetch_and(&t[i], ~PTE_A,
 						   __ATOMIC_SEQ_CST);
+				d->cleared_a = 1;
+			}
 		}
 		if (r)
 			return r;
@@ -659,10 +662,10 @@ long dune_vm_scan_dirty(ptent_t *root, void *va, size_t len, uintptr_t *out,
 	int r = check_range(a, len, 0, 1);
 	if (r)
 		return r;
-	struct dirty_arg d = {out, max, 0, clear};
+	struct dirty_arg d = {out, max, 0, clear, 0};
 	scan_level((uint64_t *)(uintptr_t)view(root).root, 4, 0, a, a + len,
 		   &d);
-	if (clear && d.n)
-		dune_flush_tlb(); /* later writes set D again */
+	if (clear && (d.n || d.cleared_a))
+		dune_flush_tlb(); /* later accesses set D and A again */
 	return (long)d.n;
 }

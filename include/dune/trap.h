@@ -32,8 +32,10 @@ typedef void (*dune_intr_cb)(struct dune_tf *tf);
  *  - ring-0 mode: the handler runs at guest CPL0 in the trap context (on
  *    software KVM that code is emulated: freestanding, integer-only).
  *  - ring-3 mode: guestlib's ring-0 stub upcalls it in ring 3 on the
- *    interrupted stack (below its red zone): ordinary C, libc allowed.
- *    About 40 ring-0 instructions in and 25 out; no VM exit.
+ *    vCPU's upcall stack (64 KiB; below the red zone when nested):
+ *    ordinary C, libc allowed. About 50 ring-0 instructions in and 35
+ *    out; no VM exit. It receives every exception of its vector, stack
+ *    growth and lazily mapped memory included.
  * Returns 0 or -EINVAL (vector out of 0..31, or #DF/#MC). */
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
