@@ -358,8 +358,9 @@ static _Noreturn void thread_exit(struct vmm_vcpu *v, long status)
 		for (;;)
 			vmm_sys1(SYS_exit, status);
 	/* Natively the last thread's exit ends the process; KVM's worker
-	 * thread would keep it alive as a zombie. */
-	if (last_program_thread()) {
+	 * thread would keep it alive as a zombie. (Other vCPUs in use mean
+	 * other program threads: no need to look.) */
+	if (atomic_load(&v->vm->nvcpus) == 1 && last_program_thread()) {
 		if (vmm_cfg.print_stats)
 			vmm_print_stats();
 		for (;;)
