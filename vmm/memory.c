@@ -243,8 +243,12 @@ static void extend_into_gap(struct vmm *vm, uint64_t *a, uint64_t *b)
 	int i = slot_lower(vm, *a); /* first slot ending after a */
 	uint64_t lo = *a > SLOT_EXTEND ? *a - SLOT_EXTEND : PAGE_SIZE;
 	uint64_t hi = *b + SLOT_EXTEND;
-	if (hi > GVA_USER_END)
-		hi = GVA_USER_END;
+	/* KVM wants a slot's host range below TASK_SIZE, one page short of
+	 * the user half (a stack near the top made this fail, rarely). */
+	if (hi > GVA_USER_END - PAGE_SIZE)
+		hi = GVA_USER_END - PAGE_SIZE;
+	if (hi < *b)
+		hi = *b;
 	if (i > 0 && vm->slots[i - 1].end > lo)
 		lo = vm->slots[i - 1].end;
 	if (i < vm->nslots && vm->slots[i].start < hi)
