@@ -1,8 +1,11 @@
 /* libdune/preload.c: the entry shim `dune run` preloads into a dynamically
- * linked program. Its constructor runs before the program's own, strips
- * dune's variables from the environment (the program sees the environment
- * it was given), and enters the guest; exec'd programs get the shim again
- * through dune_set_exec_env() (libdune/runenv.c). */
+ * linked program. Its constructor runs before the main executable's own
+ * (constructors of the program's shared libraries may run earlier, outside
+ * the guest), strips dune's variables from the environment (the program
+ * sees the environment it was given), and enters the guest; exec'd
+ * programs get the shim again through dune_set_exec_env()
+ * (libdune/runenv.c). It acts only when DUNE_RUN is set: the dune command
+ * links this library too. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
