@@ -34,25 +34,56 @@ int vmm_fd_high(int fd)
 	return hi;
 }
 
-/* Every place that holds one of our fds. */
+/* Every place that holds one of our fds: the i-th of them, NULL for an
+ * empty vCPU id, or past the end (i >= own_fd_count()). */
+#define OWN_FIXED 5
+
+static int own_fd_count(struct vmm *vm)
+{
+	int n = atomic_load(&vm->next_vcpu);
+	return OWN_FIXED + ((uint64_t)n > VMM_MAX_VCPUS ? (int)VMM_MAX_VCPUS : n);
+}
+
+static int *own_fd(struct vmm *vm, int i)
+{
+	switch (i) {
+	case 0:
+		return &vm->kvm_fd;
+	case 1:
+		return &vm->vm_fd;
+	case 2:
+		return &vmm_cfg.trace_fd;
+	case 3:
+		return &vmm_cfg.stats_fd;
+	case 4:
+		return vmm_maps_fd_slot();
+	default:
+		return vm->vcpus[i - OWN_FIXED] ? &vm->vcpus[i - OWN_FIXED]->fd
+						: NULL;
+	}
+}
+
 static int *slot_of(struct vmm *vm, int fd)
 {
-	if (vm->kvm_fd == fd)
-		return &vm->kvm_fd;
-	if (vm->vm_fd == fd)
-		return &vm->vm_fd;
-	if (vmm_cfg.trace_fd == fd)
-		return &vmm_cfg.trace_fd;
-	if (vmm_cfg.stats_fd == fd)
-		return &vmm_cfg.stats_fd;
-	int *m = vmm_maps_fd_slot();
-	if (*m == fd)
-		return m;
-	int n = atomic_load(&vm->next_vcpu);
-	for (int i = 0; i < n && (uint64_t)i < VMM_MAX_VCPUS; i++)
-		if (vm->vcpus[i] && vm->vcpus[i]->fd == fd)
-			return &vm->vcpus[i]->fd;
+	for (int i = 0, n = own_fd_count(vm); i < n; i++) {
+		int *p = own_fd(vm, i);
+		if (p && *p == fd)
+			return p;
+	}
 	return NULL;
+}
+
+/* The lowest of our fds >= from, or -1. */
+static long next_own_fd(struct vmm *vm, unsigned from)
+{
+	long best = -1;
+	for (int i = 0, n = own_fd_count(vm); i < n; i++) {
+		int *p = own_fd(vm, i);
+		if (p && *p >= 0 && (unsigned)*p >= from &&
+		    (best < 0 || *p < best))
+			best = *p;
+	}
+	return best;
 }
 
 int vmm_fd_is_ours(struct vmm *vm, int fd)
@@ -99,38 +130,19 @@ long vmm_sys_dup3(struct vmm *vm, long nr, int oldfd, int newfd, int flags)
 long vmm_sys_close_range(struct vmm *vm, unsigned first, unsigned last,
 			 unsigned flags)
 {
-	/* Our fds in [first, last], sorted: the call applies to the gaps. */
-	int ours[64], n = 0;
-	int cand[5] = {vm->kvm_fd, vm->vm_fd, *vmm_maps_fd_slot(),
-		       vmm_cfg.trace_fd, vmm_cfg.stats_fd};
-	int nv = atomic_load(&vm->next_vcpu);
-	if ((uint64_t)nv > VMM_MAX_VCPUS)
-		nv = (int)VMM_MAX_VCPUS;
-	for (int i = -5; i < nv && n < 64; i++) {
-		int fd = i < 0 ? cand[i + 5]
-			       : (vm->vcpus[i] ? vm->vcpus[i]->fd : -1);
-		if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last)
-			continue;
-		int k = n++;
-		while (k > 0 && ours[k - 1] > fd) {
-			ours[k] = ours[k - 1];
-			k--;
-		}
-		ours[k] = fd;
-	}
+	/* The call applies to the gaps between our fds. */
 	unsigned a = first;
-	for (int i = 0; i <= n; i++) {
-		/* The gap before ours[i], or the rest up to last. */
-		int tail = i == n;
-		if (tail || (unsigned)ours[i] > a) {
-			unsigned e = tail ? last : (unsigned)ours[i] - 1;
+	for (;;) {
+		long own = next_own_fd(vm, a);
+		int tail = own < 0 || (unsigned)own > last;
+		if (tail || (unsigned)own > a) {
+			unsigned e = tail ? last : (unsigned)own - 1;
 			long r = vmm_sys3(SYS_close_range, a, e, flags);
 			if (r)
 				return r;
 		}
-		if (tail || (unsigned)ours[i] == last)
-			break;
-		a = (unsigned)ours[i] + 1;
+		if (tail || (unsigned)own == last)
+			return 0;
+		a = (unsigned)own + 1;
 	}
-	return 0;
 }
