@@ -256,12 +256,6 @@ gl_flush_ret:
 	addq $16, %rsp
 	iretq
 
-/* Return from a syscall that entered at CPL0 on hardware that switches
- * rings (ring-3 mode): rcx/r11 still hold the caller's rip/rflags. */
-	.globl gl_sysret
-gl_sysret:
-	sysretq
-
 	.globl gl_text_end
 gl_text_end:
 

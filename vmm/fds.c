@@ -41,7 +41,8 @@ int vmm_fd_high(int fd)
 static int own_fd_count(struct vmm *vm)
 {
 	int n = atomic_load(&vm->next_vcpu);
-	return OWN_FIXED + ((uint64_t)n > VMM_MAX_VCPUS ? (int)VMM_MAX_VCPUS : n);
+	return OWN_FIXED +
+	       ((uint64_t)n > VMM_MAX_VCPUS ? (int)VMM_MAX_VCPUS : n);
 }
 
 static int *own_fd(struct vmm *vm, int i)

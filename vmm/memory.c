@@ -83,12 +83,7 @@ void vmm_page_free(struct vmm *vm, uint64_t pa)
 
 int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa)
 {
-	if (vm->sh->lpool_free) {
-		*pa = vm->sh->lpool_free;
-		vm->sh->lpool_free = *(uint64_t *)(uintptr_t)*pa;
-		vmm_page_zero((void *)(uintptr_t)*pa, LPAGE_SIZE);
-		return 0;
-	}
+	/* Taken from fresh pool memory (zero) and never given back. */
 	if (vm->sh->pt_top < vm->sh->pt_next + LPAGE_SIZE)
 		return -ENOMEM;
 	vm->sh->pt_top -= LPAGE_SIZE;
@@ -96,20 +91,11 @@ int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa)
 	return 0;
 }
 
-void vmm_lpage_free(struct vmm *vm, uint64_t pa)
-{
-	*(uint64_t *)(uintptr_t)pa = vm->sh->lpool_free;
-	vm->sh->lpool_free = pa;
-}
-
 uint64_t vmm_lpool_avail(const struct vmm *vm)
 {
-	uint64_t n = 0;
-	for (uint64_t p = vm->sh->lpool_free; p; p = *(uint64_t *)(uintptr_t)p)
-		n++;
 	uint64_t top = vm->sh->pt_top & ~(LPAGE_SIZE - 1);
 	uint64_t next = (vm->sh->pt_next + LPAGE_SIZE - 1) & ~(LPAGE_SIZE - 1);
-	return n + (top > next ? (top - next) / LPAGE_SIZE : 0);
+	return top > next ? (top - next) / LPAGE_SIZE : 0;
 }
 
 uint64_t vmm_pool_avail(const struct vmm *vm)
@@ -179,7 +165,14 @@ struct ivl {
 	int prot;
 };
 
-static int overlaps_private(struct vmm *vm, uint64_t start, uint64_t end);
+/* Callers hold the lock. */
+static int overlaps_private(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < vm->npriv; i++)
+		if (vm->priv[i].start < end && start < vm->priv[i].end)
+			return 1;
+	return 0;
+}
 
 /* Out of slots: cover the change with one slot spanning it, the slots it
  * overlaps and, to give one back, a neighbour. A slot may cover unmapped
@@ -501,20 +494,9 @@ int vmm_mem_sync(struct vmm *vm, uint64_t start, uint64_t end)
 	return r;
 }
 
-static int overlaps_private(struct vmm *vm, uint64_t start, uint64_t end)
-{
-	for (int i = 0; i < vm->npriv; i++)
-		if (vm->priv[i].start < end && start < vm->priv[i].end)
-			return 1;
-	return 0;
-}
-
 static int is_private(struct vmm *vm, uint64_t addr)
 {
-	for (int i = 0; i < vm->npriv; i++)
-		if (addr >= vm->priv[i].start && addr < vm->priv[i].end)
-			return 1;
-	return 0;
+	return overlaps_private(vm, addr, addr + 1);
 }
 
 int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
@@ -593,10 +575,10 @@ int vmm_mem_add_private(struct vmm *vm, uint64_t start, uint64_t end)
 int vmm_mem_touches_private(struct vmm *vm, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
-	int hit = end < start; /* wraps: treat as touching everything */
+	if (end < start)
+		return 1; /* wraps: treat as touching everything */
 	mem_lock(vm);
-	for (int i = 0; i < vm->npriv && !hit; i++)
-		hit = vm->priv[i].start < end && start < vm->priv[i].end;
+	int hit = overlaps_private(vm, start, end);
 	mem_unlock(vm);
 	return hit;
 }

@@ -179,6 +179,19 @@ static void thread_start(void *arg)
 	vmm_vcpu_run(v);
 }
 
+/* The registers a clone/fork child starts with: the parent's at its
+ * syscall, returning 0 after it, on child_sp (0: the parent's stack). */
+static struct kvm_regs child_regs(const struct kvm_regs *r, uint64_t child_sp)
+{
+	struct kvm_regs c = *r;
+	c.rax = 0;
+	c.rip = r->rcx;
+	c.rflags = vmm_sanitize_rflags(r->r11);
+	if (child_sp)
+		c.rsp = child_sp;
+	return c;
+}
+
 /* clone with CLONE_VM: a thread, or a vfork child (posix_spawn, vfork).
  * Both share this mm, so KVM lets them run a vCPU of this VM: each gets
  * one, on a fresh monitor stack. The vfork parent sleeps until the child
@@ -194,11 +207,7 @@ static long sys_clone_vm(struct vmm_vcpu *v, struct kvm_regs *r,
 	struct thread_start *ts = (void *)c->xsave;
 	_Static_assert(sizeof(struct thread_start) <= sizeof(struct kvm_xsave),
 		       "thread_start fits the xsave scratch");
-	ts->regs = *r;
-	ts->regs.rax = 0;
-	ts->regs.rsp = child_sp ? child_sp : r->rsp;
-	ts->regs.rip = r->rcx;
-	ts->regs.rflags = vmm_sanitize_rflags(r->r11);
+	ts->regs = child_regs(r, child_sp);
 	ts->fs_base =
 	    (flags & CLONE_SETTLS) ? tls : v->run->s.regs.sregs.fs.base;
 	ts->gs_base = v->run->s.regs.sregs.gs.base;
@@ -284,12 +293,8 @@ static long sys_fork(struct vmm_vcpu *v, struct kvm_regs *r, long nr)
 		ctid = (int *)ARG3(r);
 		tls = (unsigned long)ARG4(r);
 	}
-	struct kvm_regs child = *r;
-	child.rax = 0;
-	child.rip = r->rcx;
-	child.rflags = vmm_sanitize_rflags(r->r11);
-	if (nr == SYS_clone && ARG1(r))
-		child.rsp = (uint64_t)ARG1(r);
+	struct kvm_regs child =
+	    child_regs(r, nr == SYS_clone ? (uint64_t)ARG1(r) : 0);
 	/* The guest FPU state lives in KVM, not in this thread's registers:
 	 * carry it across in memory. */
 	struct kvm_xsave fpu;

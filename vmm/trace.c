@@ -137,22 +137,23 @@ int dune_set_exec_env(const char *const *entries)
 	return 0;
 }
 
+/* Store path (NULL: clear) in a fixed buffer of vmm_cfg. */
+static int set_path(char *dst, size_t cap, const char *path)
+{
+	if (path && strlen(path) >= cap)
+		return -ENAMETOOLONG;
+	dst[0] = 0;
+	if (path)
+		strcpy(dst, path);
+	return 0;
+}
+
 int dune_set_exec_loader(const char *path)
 {
-	if (path && strlen(path) >= sizeof(vmm_cfg.loader))
-		return -ENAMETOOLONG;
-	vmm_cfg.loader[0] = 0;
-	if (path)
-		strcpy(vmm_cfg.loader, path);
-	return 0;
+	return set_path(vmm_cfg.loader, sizeof(vmm_cfg.loader), path);
 }
 
 int dune_set_self_exe(const char *path)
 {
-	if (path && strlen(path) >= sizeof(vmm_cfg.self_exe))
-		return -ENAMETOOLONG;
-	vmm_cfg.self_exe[0] = 0;
-	if (path)
-		strcpy(vmm_cfg.self_exe, path);
-	return 0;
+	return set_path(vmm_cfg.self_exe, sizeof(vmm_cfg.self_exe), path);
 }

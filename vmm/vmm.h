@@ -33,7 +33,7 @@ struct vmm_shared {
 	atomic_flag mem_lock; /* page table, memslots, pool */
 	uint64_t pt_next;     /* pool bump pointer (arena offset), upwards */
 	uint64_t pt_top;      /* 2 MiB frames are taken below this */
-	uint64_t pool_free, lpool_free; /* free lists (4 KiB, 2 MiB) */
+	uint64_t pool_free;   /* free list of 4 KiB pages */
 	uint64_t pool_nfree;
 };
 
@@ -170,7 +170,6 @@ void vmm_page_free(struct vmm *vm, uint64_t pa);
 /* len bytes of contiguous, zeroed pool pages (never freed). */
 int vmm_pool_alloc_contig(struct vmm *vm, uint64_t len, uint64_t *pa);
 int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa);
-void vmm_lpage_free(struct vmm *vm, uint64_t pa);
 uint64_t vmm_pool_avail(const struct vmm *vm);
 uint64_t vmm_lpool_avail(const struct vmm *vm); /* 2 MiB frames left */
 /* Copy to/from guest memory, checking the guest page table grants user
@@ -204,7 +203,7 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v);
 _Noreturn void vmm_die(const char *what, struct vmm_vcpu *v);
 
 uint64_t vmm_sanitize_rflags(uint64_t f);
-extern const char gl_flush_ret[], gl_sysret[];
+extern const char gl_flush_ret[];
 extern const char gl_upcall_entry[], gl_upcall_entry0[];
 extern const char gl_passthrough_ret[];
 
