@@ -115,8 +115,11 @@ int gl_cap_retype(struct gl_cap_space *cs, int src, enum gl_cap_type type,
 			return -EBUSY;
 	}
 	/* Act. */
-	for (uint64_t pa = base; pa < base + len; pa += PAGE_SIZE)
-		memset(table_va(cs, pa), 0, PAGE_SIZE);
+	if (cs->zero)
+		cs->zero(cs->ctx, base, len);
+	else
+		for (uint64_t pa = base; pa < base + len; pa += PAGE_SIZE)
+			memset(table_va(cs, pa), 0, PAGE_SIZE);
 	for (uint32_t i = 0; i < count; i++) {
 		struct gl_cap *c = &cs->slots[dest + i];
 		memset(c, 0, sizeof(*c));
@@ -351,6 +354,23 @@ int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
 	return 0;
 }
 
+int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index)
+{
+	struct gl_cap *s = live(cs, src), *t = live(cs, table);
+	if (!s || !t)
+		return -EBADF;
+	if (!is_vnode(t->type))
+		return -EINVAL;
+	for (int k = 0; k < GL_CAP_MAPS; k++) {
+		struct gl_cap_map *m = &s->maps[k];
+		if (m->count && m->table_pa == t->base && m->index == index) {
+			unmap_record(cs, m);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* ---- invariant checker ---------------------------------------------- */
 
 static int fail(struct gl_cap_space *cs, const char *why)
@@ -393,7 +413,8 @@ static int check_record(struct gl_cap_space *cs, const struct gl_cap *s,
 		if ((e & PTE_ADDR_MASK) != (want & PTE_ADDR_MASK))
 			return fail(cs,
 				    "entry address differs from its record");
-		if (kind == 1 && e != want)
+		/* The CPU sets A (and D) bits: not the installer's. */
+		if (kind == 1 && (e & ~(PTE_A | PTE_D)) != want)
 			return fail(cs, "table entry with unexpected flags");
 		if (kind != 1 && (e & PTE_W) &&
 		    (!(s->rights & GL_CAP_W) || is_vnode(s->type)))

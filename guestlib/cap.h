@@ -69,6 +69,9 @@ struct gl_cap_space {
 	uint32_t nslots;
 	int gbpages;				   /* CPU has 1 GiB pages */
 	void *(*pa_to_va)(void *ctx, uint64_t pa); /* one 4 KiB page */
+	/* Zero [pa, pa+len) for a retype (optional: else page by page
+	 * through pa_to_va). Must not fail. */
+	void (*zero)(void *ctx, uint64_t pa, uint64_t len);
 	void *ctx;
 	uint32_t next_obj; /* next object id (start at 0 or 1) */
 	const char *why;   /* gl_cap_check: the first violation found */
@@ -125,6 +128,12 @@ int gl_cap_identify(const struct gl_cap_space *cs, int slot,
  * never overwritten (-EEXIST). The install is recorded on src. */
 int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
 		   uint64_t flags, uint64_t offset, uint32_t count);
+
+/* Undo one install: the record of src that starts at entry `index` of
+ * the vnode `table` (as installed, all its entries). -EBADF bad slots,
+ * -EINVAL table not a vnode, -ENOENT no such record. TLB flush: the
+ * caller's. */
+int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index);
 
 /* The invariants: every present entry of every vnode is covered by exactly
  * one mapping record of a live cap whose type, rights and address match it

@@ -10,6 +10,7 @@
 
 #include "dune/abi.h"
 #include "dune/trap.h"
+#include "dune/vm.h"
 #include "gl.h"
 #include "sys.h"
 #include "vmm.h"
@@ -55,6 +56,16 @@ int dune_register_intr_handler(int vec, dune_intr_cb cb)
 	gl_intr_handlers[vec] = cb;
 	return set_handler(vec, cb != NULL ||
 				    (vec == DUNE_VEC_PF && gl_pgflt_handler));
+}
+
+int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
+{
+	if (!vmm_g || vmm_g->mode != DUNE_MODE_RING3)
+		return -ENOSYS;
+	/* The vmm may map the page with more rights than this vCPU's TLB
+	 * holds; drop what it holds first. */
+	dune_flush_tlb_one(addr);
+	return (int)vmm_sys3(DUNE_SYS_PF_PASS, tf, addr, fec);
 }
 
 long dune_passthrough_syscall(struct dune_tf *tf)

@@ -301,6 +301,8 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 						    ? gl_vectors_fast
 						    : gl_vectors_full);
 	gl_build_idt(vm->arena + ARENA_UIDT_OFF, gl_vectors_exit);
+	static uint64_t generation;
+	vm->gen = ++generation;
 	vmm_g = vm;
 	return 0;
 fail:
@@ -313,6 +315,7 @@ void vmm_destroy(struct vmm *vm)
 	if (!vm)
 		return;
 	vmm_vcpu_free_all(vm);
+	vmm_ram_fini(vm);
 	if (vm->arena)
 		vmm_mem_fini(vm);
 	if (vm->vm_fd >= 0)

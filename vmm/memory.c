@@ -504,8 +504,14 @@ int vmm_mem_fault(struct vmm *vm, uint64_t addr, uint64_t err, int *code)
 	struct vmm_vma v;
 	uint64_t page = addr & ~(PAGE_SIZE - 1);
 	*code = SEGV_MAPERR;
-	if (addr >= GVA_USER_END || is_private(vm, addr))
+	if (addr >= GVA_USER_END)
 		return SIGSEGV;
+	if (is_private(vm, addr)) {
+		/* dune's memory, or a guest-owned range whose entry said no. */
+		if (err & DUNE_PF_P)
+			*code = SEGV_ACCERR;
+		return SIGSEGV;
+	}
 	/* Ask the host what a native access would get: the probe grows a
 	 * stack exactly when a native access would, and fails with SIGBUS
 	 * for a file page past the end of the file. */
@@ -552,6 +558,20 @@ uint64_t vmm_mem_pte(struct vmm *vm, uint64_t addr)
 	uint64_t e = gl_pt_lookup(&vm->pt, addr, NULL);
 	mem_unlock(vm);
 	return e & ~(PTE_A | PTE_D); /* what the CPU may set meanwhile */
+}
+
+int vmm_mem_slot_add(struct vmm *vm, uint64_t start, uint64_t end)
+{
+	return slot_add(vm, start, end);
+}
+
+void vmm_mem_slot_remove(struct vmm *vm, uint64_t start)
+{
+	for (int i = 0; i < vm->nslots; i++)
+		if (vm->slots[i].start == start) {
+			slot_del(vm, i);
+			return;
+		}
 }
 
 /* ---- private ranges ---------------------------------------------------- */

@@ -131,6 +131,17 @@ static _Noreturn void die_by(int sig)
 		vmm_sys1(SYS_exit_group, 128 + sig);
 }
 
+_Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa)
+{
+	char a[24], b[24];
+	vmm_msg("dune: access to guest-physical ",
+		gpa ? vmm_fmt_hex(a, gpa) : "memory", NULL);
+	vmm_msg(" at rip ", vmm_fmt_hex(b, v->run->s.regs.regs.rip),
+		": no memslot backs it (no capability covers it); "
+		"killed by SIGSEGV\n");
+	die_by(SIGSEGV);
+}
+
 static void host_handler(int sig, siginfo_t *si, void *uc)
 {
 	struct vmm_vcpu *v = vmm_current();

@@ -576,6 +576,14 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	case DUNE_SYS_QUERY:
 		ret = DUNE_ABI_VERSION;
 		break;
+	case DUNE_SYS_RAM:
+		ret = vmm_sys_ram(v, ARG0(r), ARG1(r), ARG2(r));
+		break;
+	case DUNE_SYS_PF_PASS:
+		ret = vmm_pf_pass(v, (gva_t)ARG0(r), ARG1(r), ARG2(r));
+		if (!ret)
+			return; /* resumes at the fault's state */
+		break;
 	case DUNE_SYS_JUMP_USER:
 		ret = vmm_user_enter(v, (gva_t)ARG0(r), (uint64_t)ARG1(r),
 				     (gva_t)ARG2(r));

@@ -410,6 +410,66 @@ uint64_t vmm_sanitize_rflags(uint64_t f)
 	return (f & RFLAGS_USER) | RFLAGS_FIXED;
 }
 
+/* A #PF at addr in state f (rip, rsp, flags; GPRs in the vCPU): map what
+ * the host allows, or deliver the signal a native access gets. from_trap:
+ * f is the ring-0 stub's frame, so a stale TLB entry can be dropped on the
+ * way back (gl_flush_ret). */
+static void page_fault(struct vmm_vcpu *v, uint64_t addr,
+		       struct dune_trap_frame *f, int from_trap)
+{
+	int code;
+	/* A root sharing the process's top-level entries missed a new one. */
+	if (vmm_ram_refresh_root(v->vm, v->run->s.regs.sregs.cr3))
+		return;
+	uint64_t before = vmm_mem_pte(v->vm, addr);
+	int sig = vmm_mem_fault(v->vm, addr, f->err, &code);
+	if (!sig) {
+		/* A fault that changed nothing, again and again at the same
+		 * place, is one the host allows but the guest cannot get
+		 * past: give the program its SIGSEGV rather than spin.
+		 * Progress resets the count. */
+		uint64_t after = vmm_mem_pte(v->vm, addr);
+		if (after != before || v->fault_addr != addr)
+			v->fault_repeat = 0;
+		else if (++v->fault_repeat > 4) {
+			v->fault_addr = 0;
+			vmm_signal_force(v, SIGSEGV, SEGV_ACCERR, addr, f);
+			return;
+		}
+		v->fault_addr = addr;
+		if (from_trap && (f->err & DUNE_PF_P)) {
+			/* The PTE allowed less before: drop the stale TLB
+			 * entry on the way back (invlpg). */
+			v->run->s.regs.regs.rip =
+			    (uint64_t)(uintptr_t)gl_flush_ret;
+			v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		}
+		return;
+	}
+	v->fault_addr = 0;
+	vmm_signal_force(v, sig, code, addr, f);
+}
+
+long vmm_pf_pass(struct vmm_vcpu *v, gva_t tfp, uint64_t addr, uint64_t err)
+{
+	struct kvm_regs *regs = &v->run->s.regs.regs;
+	struct dune_tf tf;
+	if (vmm_copy_from_guest(v->vm, &tf, tfp, sizeof(tf)))
+		return -EFAULT;
+	atomic_fetch_add(&v->vm->st_faults, 1);
+	struct dune_trap_frame f = {DUNE_VEC_PF, err, tf.rip, tf.cs,
+				    vmm_sanitize_rflags(tf.rflags), tf.rsp,
+				    tf.ss};
+	vmm_regs_from_tf(regs, &tf);
+	page_fault(v, addr, &f, 0);
+	regs->rip = f.rip; /* the fault's state, or a signal handler's */
+	regs->rsp = f.rsp;
+	regs->rflags = vmm_sanitize_rflags(f.rflags);
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	vmm_vcpu_set_app_segments(v);
+	return 0;
+}
+
 static void handle_trap(struct vmm_vcpu *v)
 {
 	struct kvm_regs *regs = &v->run->s.regs.regs;
@@ -434,36 +494,9 @@ static void handle_trap(struct vmm_vcpu *v)
 		vmm_die("guest kernel fault", v);
 	}
 	switch (f->vec) {
-	case DUNE_VEC_PF: {
-		uint64_t before = vmm_mem_pte(v->vm, sregs->cr2);
-		int sig = vmm_mem_fault(v->vm, sregs->cr2, f->err, &code);
-		if (!sig) {
-			/* A fault that changed nothing, again and again at the
-			 * same place, is one the host allows but the guest
-			 * cannot get past: give the program its SIGSEGV
-			 * rather than spin. Progress resets the count. */
-			uint64_t after = vmm_mem_pte(v->vm, sregs->cr2);
-			if (after != before || v->fault_addr != sregs->cr2)
-				v->fault_repeat = 0;
-			else if (++v->fault_repeat > 4) {
-				v->fault_addr = 0;
-				vmm_signal_force(v, SIGSEGV, SEGV_ACCERR,
-						 sregs->cr2, f);
-				return;
-			}
-			v->fault_addr = sregs->cr2;
-			if (f->err & DUNE_PF_P) {
-				/* The PTE allowed less before: drop the stale
-				 * TLB entry on the way back (invlpg). */
-				regs->rip = (uint64_t)(uintptr_t)gl_flush_ret;
-				v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-			}
-			return;
-		}
-		v->fault_addr = 0;
-		vmm_signal_force(v, sig, code, sregs->cr2, f);
+	case DUNE_VEC_PF:
+		page_fault(v, sregs->cr2, f, 1);
 		return;
-	}
 	case DUNE_VEC_DE:
 		vmm_signal_force(v, SIGFPE, FPE_INTDIV, f->rip, f);
 		return;
@@ -584,10 +617,17 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 			break;
 		case KVM_EXIT_MMIO:
 			/* A guest PTE points at guest-physical memory no
-			 * memslot backs: the guest page table is wrong. */
-			vmm_die("guest accessed unbacked guest-physical memory",
-				v);
+			 * memslot backs (never granted, or taken back): the
+			 * access gets no data, the process a fatal SIGSEGV. */
+			vmm_unbacked_access(v, run->mmio.phys_addr);
 		case KVM_EXIT_INTERNAL_ERROR:
+			/* Ring-3 code runs natively: KVM emulates it only for
+			 * an access no memslot backs, and gives up on the
+			 * instructions it cannot emulate (SSE, ...). */
+			if (app_cpl(vm) == 3 &&
+			    run->internal.suberror ==
+				KVM_INTERNAL_ERROR_EMULATION)
+				vmm_unbacked_access(v, 0);
 			if (app_cpl(vm) == 0 && !vm->hw_virt)
 				vmm_die(
 				    "KVM could not emulate a guest ring-0 "

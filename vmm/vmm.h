@@ -28,6 +28,26 @@ struct vmm_slot {
 
 struct vmm_vcpu;
 
+/* Physical memory handed to the guest (vmm/ram.c); under mem_lock. */
+#define VMM_MAX_GRANTS 256
+#define VMM_MAX_RESERVED 64
+#define VMM_MAX_SHARED_ROOTS 64
+struct vmm_grant {
+	uint64_t base, size;
+};
+struct vmm_ram {
+	uint64_t window, window_size; /* host reservation, private */
+	uint64_t max_bytes, used;
+	struct vmm_grant g[VMM_MAX_GRANTS]; /* sorted by base */
+	int ng;
+	struct {
+		uint64_t start, end;
+	} res[VMM_MAX_RESERVED]; /* guest-owned virtual ranges */
+	int nres;
+	uint64_t roots[VMM_MAX_SHARED_ROOTS]; /* DUNE_RAM_SHARE_ROOT */
+	int nroots;
+};
+
 /* What guest-side libdune writes, kept in the arena's pool (first page). */
 struct vmm_shared {
 	atomic_flag mem_lock; /* page table, memslots, pool */
@@ -38,6 +58,7 @@ struct vmm_shared {
 };
 
 struct vmm {
+	uint64_t gen; /* a new VM (fork child) gets a new number */
 	int kvm_fd, vm_fd;
 	enum dune_mode mode;
 	int hw_virt;
@@ -68,6 +89,8 @@ struct vmm {
 		uint64_t start, end;
 	} priv[VMM_MAX_PRIV];
 	int npriv;
+
+	struct vmm_ram ram; /* grants, reservations, shared roots */
 
 	atomic_int nvcpus; /* vCPUs in use by a thread */
 	atomic_int next_vcpu;
@@ -177,6 +200,18 @@ uint64_t vmm_lpool_avail(const struct vmm *vm); /* 2 MiB frames left */
 int vmm_copy_from_guest(struct vmm *vm, void *dst, gva_t src, size_t len);
 int vmm_copy_to_guest(struct vmm *vm, gva_t dst, const void *src, size_t len);
 
+/* Memslots with guest-physical == host-virtual over [start, end), outside
+ * the sync mechanism (grants). Callers hold the lock. */
+int vmm_mem_slot_add(struct vmm *vm, uint64_t start, uint64_t end);
+void vmm_mem_slot_remove(struct vmm *vm, uint64_t start);
+
+/* ---- ram.c: the physical-memory authority (DUNE_SYS_RAM) ------------- */
+long vmm_sys_ram(struct vmm_vcpu *v, uint64_t op, uint64_t a1, uint64_t a2);
+/* A #PF under cr3: copy top-level entries the process's table gained into
+ * that root if it is a shared one. Returns how many (0: not the cause). */
+int vmm_ram_refresh_root(struct vmm *vm, uint64_t cr3);
+void vmm_ram_fini(struct vmm *vm);
+
 /* ---- vcpu.c: vCPUs and the exit loop -------------------------------- */
 /* A vCPU with a fresh monitor stack for a thread (reused from the pool
  * when one was released). 0 or -errno in *err. */
@@ -197,6 +232,10 @@ int vmm_vcpu_load(struct vmm_vcpu *v, const struct kvm_regs *regs,
 /* Make the app's code/stack segments current (after a syscall that
  * entered at CPL0 on hardware that switches rings). */
 void vmm_vcpu_set_app_segments(struct vmm_vcpu *v);
+/* DUNE_SYS_PF_PASS: treat the fault an upcall handler hands back as the
+ * vmm would have. 0: the vCPU now resumes at the fault's state (or a
+ * signal handler); -errno: return that to the caller. */
+long vmm_pf_pass(struct vmm_vcpu *v, gva_t tfp, uint64_t addr, uint64_t err);
 /* The exit loop, on the monitor stack. Never returns. */
 _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v);
 /* End the process the way a fatal guest error should (message first). */
@@ -248,6 +287,10 @@ void vmm_print_stats(void);
 
 /* ---- signal.c: signals into the guest ------------------------------- */
 int vmm_signal_init(struct vmm *vm);
+/* A guest access to guest-physical memory no memslot backs (gpa 0: not
+ * known): say so and die of SIGSEGV (not catchable: the access cannot be
+ * completed). */
+_Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa);
 /* A vfork child shares memory but not signal actions with its parent:
  * give v a private copy / drop it. */
 int vmm_signal_private_actions(struct vmm_vcpu *v);

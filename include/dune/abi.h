@@ -12,7 +12,7 @@
 #include <stdint.h>
 #endif
 
-#define DUNE_ABI_VERSION 1
+#define DUNE_ABI_VERSION 2
 
 /* ---- Hypercall ports (port I/O exits, `out %al, $port`) ----------------
  * Port I/O is the exit: `vmcall`/`vmmcall` are unusable on software KVM (see
@@ -66,6 +66,62 @@
 /* dune_jump_to_user(): rdi = struct dune_tf *, rsi = root (0: current),
  * rdx = where to store CR2 of a #PF (0: nowhere). */
 #define DUNE_SYS_JUMP_USER 0x64756e66
+/* Physical-memory authority (libdune/cap.c; vmm/ram.c): rdi = DUNE_RAM_*,
+ * further arguments per op; 0 (or a value) or -errno. Each is one exit:
+ * only authority changes cost one; retype, install and unmap cost none. */
+#define DUNE_SYS_RAM 0x64756e67
+/* Hand the guest fresh memory: rsi = struct dune_ram_req * (in: size,
+ * align, host_node, host_pages; out: base, thp). The range gets a
+ * memslot (guest-physical == host-virtual, inside the vmm's RAM window)
+ * and a user-writable view at the same guest-virtual address. */
+#define DUNE_RAM_ALLOC 1
+/* Take back [rsi, rsi + rdx): exactly one earlier grant. Its view and
+ * memslot go and the host memory is released. */
+#define DUNE_RAM_FREE 2
+/* Zero [rsi, rsi + rdx) inside one grant by dropping its host pages. */
+#define DUNE_RAM_ZERO 3
+/* rsi = struct dune_ram_limits *: the window and what is left. */
+#define DUNE_RAM_LIMITS 4
+/* A guest-owned virtual range: rsi = length, rdx = alignment (powers of
+ * two, 2 MiB multiples). The host reserves it (PROT_NONE); the vmm never
+ * maps or syncs it, so the guest alone decides what its page-table
+ * entries there point to. Returns the address. */
+#define DUNE_RAM_RESERVE 5
+#define DUNE_RAM_UNRESERVE 6 /* rsi = address, rdx = length: exact */
+/* Register (rsi = root) or forget (rdx = 1) a page-table root whose
+ * user-half top-level entries the vmm keeps in step with the process's
+ * table: entries it lacks are copied in when the process's table gains
+ * them; its own entries (grafts) are never touched. */
+#define DUNE_RAM_SHARE_ROOT 7
+/* A #PF upcall handler hands its fault back: rdi = struct dune_tf *
+ * (the faulting state), rsi = address, rdx = error code. The vmm treats
+ * it as the fault it was (maps host memory, grows a stack, or delivers
+ * SIGSEGV/SIGBUS with that state); the thread resumes at tf's state, so
+ * the call does not return on success. */
+#define DUNE_SYS_PF_PASS 0x64756e68
+
+/* Host page size policy of granted RAM. */
+#define DUNE_HOST_PAGES_4K 0   /* 4 KiB host pages (THP disabled) */
+#define DUNE_HOST_PAGES_THP 1  /* transparent huge pages, 2 MiB */
+#define DUNE_HOST_PAGES_HUGETLB 2 /* hugetlbfs 2 MiB pages (reserved) */
+
+#ifndef __ASSEMBLER__
+struct dune_ram_req {
+	uint64_t size;	    /* bytes, 4 KiB multiple (2 MiB for huge pages) */
+	uint64_t align;	    /* power of two >= 4 KiB; 0: 4 KiB */
+	int32_t host_node;  /* bind to this host NUMA node; -1: no binding */
+	int32_t host_pages; /* DUNE_HOST_PAGES_* */
+	uint64_t base;	    /* out: guest-physical (== host-virtual) */
+	int32_t thp;	    /* out: 1 if the host may back it with THP */
+	int32_t pad;
+};
+
+struct dune_ram_limits {
+	uint64_t window, window_size; /* where grants are placed */
+	uint64_t max_bytes, used_bytes;
+	uint32_t max_grants, used_grants;
+};
+#endif
 
 /* ---- Segment selectors (GDT layout, one GDT per vCPU) ------------------
  * Order is dictated by syscall/sysret: STAR[47:32] = KCODE (SS = KCODE + 8),

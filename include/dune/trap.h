@@ -39,6 +39,13 @@ typedef void (*dune_intr_cb)(struct dune_tf *tf);
  * Returns 0 or -EINVAL (vector out of 0..31, or #DF/#MC). */
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
+/* From a page-fault handler: hand a fault that is not yours back to dune,
+ * which handles it as if no handler were registered (maps the process's
+ * memory, grows a stack, or delivers SIGSEGV/SIGBUS with tf's state).
+ * Does not return: the thread resumes at tf (or in a signal handler).
+ * Ring-3 mode: one VM exit. Returns -EFAULT (tf unreadable) or -ENOSYS
+ * (ring-0 mode: there return from the handler after dune_vm_* mapping). */
+int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf);
 
 /* ---- Syscall interposition ------------------------------------------ */
 /* A syscall handler gets the caller's state: tf->rax = number, arguments
