@@ -487,3 +487,426 @@ Test(cap, no_leaks_over_many_grants)
 	cr_assert_eq(count_fds(), fds);
 	cr_assert_eq(dune_cap_free_slots(DUNE_CAP_SLOTS), 0, "all slots free");
 }
+
+/* ---- completeness: random legal layouts, every translation checked ---- */
+#define NPD 4	  /* PDPT entries used */
+#define NPDE 16	  /* PD entries used */
+#define NPTE 32	  /* PT entries used */
+#define NPT_MAX 24
+
+struct m_leaf {
+	uint64_t pa;
+	int w, x, present;
+};
+struct m_pd {
+	int slot;
+	int pt[NPDE];	     /* model PT index + 1, 0 none */
+	struct m_leaf big[NPDE]; /* 2 MiB frames */
+};
+struct m_pt {
+	int slot, installs;
+	struct m_leaf e[NPTE];
+};
+
+static struct m_pd mpd[NPD];
+static int have_pd[NPD];
+static struct m_pt mpt[NPT_MAX];
+static int nmpt;
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static unsigned rnd(unsigned n) /* xorshift64* */
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return (unsigned)((rnd_state * 0x2545f4914f6cdd1dull) >> 33) % n;
+}
+
+/* Rights for a new leaf: R always, W and X at random. */
+static unsigned rnd_rights(void)
+{
+	return DUNE_CAP_R | (rnd(2) ? DUNE_CAP_W : 0) |
+	       (rnd(2) ? DUNE_CAP_X : 0);
+}
+
+static void check_leaf(char *va, const struct m_leaf *m, uint64_t size)
+{
+	ptent_t e = leaf(va);
+	cr_assert_neq(e & P, 0, "%p: not present", va);
+	uint64_t pa = DUNE_PTE_ADDR(e) & ~(size - 1);
+	cr_assert_eq(pa, m->pa, "%p: pa %#lx, want %#lx", va,
+		     (unsigned long)pa, (unsigned long)m->pa);
+	cr_assert_eq(!!(e & W), m->w, "%p: W", va);
+	cr_assert_eq(!(e & NX), m->x, "%p: X", va);
+	cr_assert_eq(!!(e & DUNE_PTE_PS), size > PG, "%p: PS", va);
+	/* The translation is live: bytes written through the view show. */
+	uint64_t off = size > PG ? (uint64_t)rnd(512) * PG : 0;
+	volatile uint64_t *view = (uint64_t *)(uintptr_t)(m->pa + off);
+	uint64_t tag = ((uint64_t)(uintptr_t)va << 8) ^ rnd(1000);
+	*view = tag;
+	cr_assert_eq(*(volatile uint64_t *)(va + off), tag, "%p reads", va);
+	siginfo_t si;
+	cr_assert_eq(probe_access(va + off, 1, &si) == 0, m->w,
+		     "%p: a write %s", va, m->w ? "works" : "faults");
+}
+
+Test(cap, random_legal_layouts_translate_exactly)
+{
+	enter();
+	struct dune_host_info hi;
+	cr_assert_eq(dune_host_info(&hi), 0);
+	char *base = dune_cap_reserve(512 * GiB, 512 * GiB);
+	cr_assert_not_null(base, "reserve 512 GiB: %s", strerror(errno));
+	int ram = dune_cap_ram_alloc(64 * MiB, 2 * MiB, -1,
+				     DUNE_HOST_PAGES_THP);
+	cr_assert_geq(ram, 0);
+	struct dune_cap_info ri;
+	cr_assert_eq(dune_cap_identify(ram, &ri), 0);
+	uint64_t small = 0, big = 64 * MiB; /* bump offsets: up and down */
+	int pdpt = slot();
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PDPT, small, PG, 1,
+				     pdpt),
+		     0);
+	small += PG;
+	cr_assert_eq(dune_cap_graft(NULL, base, pdpt), 0);
+
+	for (int step = 0; step < 400; step++) {
+		int op = (int)rnd(6);
+		int d = rnd(NPD), i = rnd(NPDE), j = rnd(NPTE);
+		if (op == 0 && !have_pd[d]) { /* a PD */
+			int s = slot();
+			cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PD,
+						     small, PG, 1, s),
+				     0);
+			small += PG;
+			cr_assert_eq(dune_cap_install(pdpt, d, s, 0, 0, 1), 0);
+			memset(&mpd[d], 0, sizeof(mpd[d]));
+			mpd[d].slot = s;
+			have_pd[d] = 1;
+		} else if (op == 1 && have_pd[d] && !mpd[d].pt[i] &&
+			   !mpd[d].big[i].present && nmpt < NPT_MAX) {
+			int s = slot(); /* a new PT */
+			cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PT,
+						     small, PG, 1, s),
+				     0);
+			small += PG;
+			cr_assert_eq(dune_cap_install(mpd[d].slot, i, s, 0, 0, 1),
+				     0);
+			memset(&mpt[nmpt], 0, sizeof(mpt[nmpt]));
+			mpt[nmpt].slot = s;
+			mpt[nmpt].installs = 1;
+			mpd[d].pt[i] = ++nmpt;
+		} else if (op == 2 && have_pd[d] && !mpd[d].pt[i] &&
+			   !mpd[d].big[i].present && nmpt) {
+			int k = rnd(nmpt); /* a shared subtree */
+			if (mpt[k].installs >= 8)
+				continue;
+			cr_assert_eq(dune_cap_install(mpd[d].slot, i,
+						      mpt[k].slot, 0, 0, 1),
+				     0);
+			mpt[k].installs++;
+			mpd[d].pt[i] = k + 1;
+		} else if (op == 3 && nmpt) { /* a 4 KiB frame */
+			int k = rnd(nmpt);
+			if (mpt[k].e[j].present)
+				continue;
+			int f = slot();
+			cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_FRAME, small,
+						     PG, 1, f),
+				     0);
+			int m = slot();
+			unsigned rights = rnd_rights();
+			cr_assert_eq(dune_cap_mint(f, m, rights), 0);
+			uint64_t fl = U | (rnd(2) ? W : 0) | (rnd(2) ? NX : 0);
+			cr_assert_eq(dune_cap_install(mpt[k].slot, j, m, fl, 0, 1),
+				     0);
+			mpt[k].e[j] = (struct m_leaf){
+			    ri.base + small, (fl & W) && (rights & DUNE_CAP_W),
+			    !(fl & NX) && (rights & DUNE_CAP_X), 1};
+			small += PG;
+		} else if (op == 4 && nmpt) { /* an alias of a frame */
+			int k = rnd(nmpt), k2 = rnd(nmpt), j2 = rnd(NPTE);
+			if (!mpt[k].e[j].present || mpt[k2].e[j2].present)
+				continue;
+			/* The frame cap at that pa: retype made it; mint a
+			 * read-only copy from the frame's own slot. */
+			int src = -1;
+			for (int s = 0; s < DUNE_CAP_SLOTS && src < 0; s++) {
+				struct dune_cap_info ci;
+				if (!dune_cap_identify(s, &ci) &&
+				    ci.type == DUNE_CAP_FRAME &&
+				    ci.base == mpt[k].e[j].pa &&
+				    ci.rights == DUNE_CAP_ALL)
+					src = s;
+			}
+			cr_assert_geq(src, 0);
+			int m = slot();
+			cr_assert_eq(dune_cap_mint(src, m, DUNE_CAP_R), 0);
+			cr_assert_eq(dune_cap_install(mpt[k2].slot, j2, m, W | U,
+						      0, 1),
+				     0);
+			mpt[k2].e[j2] =
+			    (struct m_leaf){mpt[k].e[j].pa, 0, 0, 1};
+		} else if (op == 5 && have_pd[d] && !mpd[d].pt[i] &&
+			   !mpd[d].big[i].present && big - 2 * MiB > small) {
+			big -= 2 * MiB; /* a 2 MiB frame */
+			int f = slot();
+			cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_FRAME, big,
+						     2 * MiB, 1, f),
+				     0);
+			uint64_t fl = U | (rnd(2) ? W : 0);
+			cr_assert_eq(dune_cap_install(mpd[d].slot, i, f, fl, 0, 1),
+				     0);
+			mpd[d].big[i] =
+			    (struct m_leaf){ri.base + big, !!(fl & W), 1, 1};
+			/* 1 GiB frames: only where the CPU has them. */
+			if (!hi.gbpages && have_pd[(d + 1) % NPD] == 0)
+				cr_assert_eq(dune_cap_install(pdpt, (d + 1) % NPD,
+							      f, U, 0, 1),
+					     -ENOTSUP);
+		}
+	}
+	const char *why = NULL;
+	cr_assert_eq(dune_cap_check(&why), 0, "%s", why ? why : "");
+	/* Every translation the model predicts, and no other. */
+	int leaves = 0;
+	for (int d = 0; d < NPD; d++) {
+		char *dva = base + (uint64_t)d * GiB;
+		if (!have_pd[d]) {
+			cr_assert_eq(leaf(dva), 0);
+			continue;
+		}
+		for (int i = 0; i < NPDE; i++) {
+			char *iva = dva + (uint64_t)i * 2 * MiB;
+			if (mpd[d].big[i].present) {
+				check_leaf(iva, &mpd[d].big[i], 2 * MiB);
+				leaves++;
+				continue;
+			}
+			if (!mpd[d].pt[i]) {
+				cr_assert_eq(leaf(iva), 0);
+				continue;
+			}
+			const struct m_pt *t = &mpt[mpd[d].pt[i] - 1];
+			for (int j = 0; j < NPTE; j++) {
+				char *jva = iva + (uint64_t)j * PG;
+				if (t->e[j].present) {
+					check_leaf(jva, &t->e[j], PG);
+					leaves++;
+				} else {
+					cr_assert_eq(leaf(jva), 0);
+				}
+			}
+		}
+	}
+	cr_assert_gt(leaves, 20, "the layout has some substance (%d)", leaves);
+	cr_assert_eq(dune_cap_revoke(ram), 0);
+	cr_assert_eq(leaf(base), 0);
+	cr_assert_eq(dune_cap_delete(ram), 0);
+	cr_assert_eq(dune_cap_unreserve(base, 512 * GiB), 0);
+}
+
+/* ---- safety: random operations on live tables ------------------------ */
+/* Forged and real slots, offsets, indices and flags; after every step the
+ * invariants hold, and every so often a random address of the grafted
+ * tree is accessed: it must work exactly when the tables (walked by
+ * dune_vm_lookup) map it, and then show the frame's bytes (a stale TLB
+ * entry after a removal would fail this). */
+#define RSLOTS 96
+
+/* Mostly a live slot (a few tries), sometimes anything, out of range
+ * included. */
+static int rslot(void)
+{
+	struct dune_cap_info ci;
+	int s = (int)rnd(RSLOTS + 8) - 4;
+	for (int k = 0; k < 8 && rnd(8) && dune_cap_identify(s, &ci); k++)
+		s = (int)rnd(RSLOTS);
+	return s;
+}
+
+/* s is one of the tree's caps or a copy of one (revoking a copy deletes
+ * the others: the tree would go). */
+static int in_tree(const struct tree *t, int s)
+{
+	struct dune_cap_info a, b;
+	if (dune_cap_identify(s, &a))
+		return 0;
+	int tree[10] = {t->ram, t->pd};
+	memcpy(tree + 2, t->pt, sizeof(t->pt));
+	for (int i = 0; i < 10; i++)
+		if (!dune_cap_identify(tree[i], &b) && a.type == b.type &&
+		    a.base == b.base && a.size == b.size)
+			return 1;
+	return 0;
+}
+
+Test(cap, random_operations_keep_invariants_on_live_tables)
+{
+	setenv("DUNE_CAP_SLOTS", "96", 1);
+	enter();
+	struct tree t;
+	tree_make(&t, 2);
+	int steps = 0, probes = 0, mapped = 0;
+	uint64_t const ops = 20000;
+	for (uint64_t n = 0; n < ops; n++) {
+		int a = rslot(), b = (int)rnd(RSLOTS + 8) - 4, c = rslot();
+		uint64_t off = (uint64_t)rnd(520) * PG + (rnd(16) ? 0 : 8);
+		unsigned cnt = rnd(8) ? 1 + rnd(3) : rnd(600);
+		int idx = rnd(8) ? (int)rnd(16) : (int)rnd(600) - 40;
+		uint64_t fl = (rnd(2) ? W : 0) | U | (rnd(2) ? NX : 0) |
+			      (rnd(30) ? 0 : (1ull << 9));
+		int r;
+		int op = (int)rnd(9);
+		switch (op) {
+		case 0:
+		case 1:
+			r = dune_cap_retype(rnd(2) ? t.ram : a,
+					    (enum dune_cap_type)(rnd(4) ? 2
+									: 3 + rnd(4)),
+					    off, PG * (rnd(4) ? 1 : 2), cnt, b);
+			break;
+		case 2:
+			r = dune_cap_copy(a, b);
+			break;
+		case 3:
+			r = dune_cap_mint(a, b, rnd(17));
+			break;
+		case 4:
+		case 5:
+			r = dune_cap_install(rnd(3) ? t.pt[rnd(8)] : c, idx, a,
+					     fl, rnd(8) ? 0 : off, cnt);
+			break;
+		case 6:
+			r = dune_cap_unmap(a, rnd(3) ? t.pt[rnd(8)] : c, idx);
+			break;
+		case 7:
+			/* The tree itself stays: it is what we probe. */
+			if (in_tree(&t, a))
+				continue;
+			r = dune_cap_delete(a);
+			break;
+		default:
+			if (in_tree(&t, a) || rnd(4))
+				continue;
+			r = dune_cap_revoke(a);
+			break;
+		}
+		(void)r;
+		steps++;
+		const char *why = NULL;
+		int k = dune_cap_check(&why);
+		cr_assert_eq(k, 0, "step %lu: %s", (unsigned long)n,
+			     why ? why : "");
+		if (n % 16 == 0) {
+			char *va = t.va + (uint64_t)rnd(8) * 2 * MiB +
+				   (uint64_t)rnd(16) * PG;
+			ptent_t e = leaf(va);
+			siginfo_t si;
+			int got = probe_access(va, 0, &si);
+			probes++;
+			if (e & P) {
+				mapped++;
+				cr_assert_eq(got, 0, "%p mapped but faults", va);
+				cr_assert_eq(*(volatile char *)va,
+					     *(volatile char *)(uintptr_t)
+						 DUNE_PTE_ADDR(e));
+			} else {
+				cr_assert_eq(got, SIGSEGV,
+					     "%p unmapped but readable", va);
+			}
+		}
+	}
+	int present = 0;
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 16; j++)
+			present += !!(leaf(t.va + (uint64_t)i * 2 * MiB +
+					   (uint64_t)j * PG) &
+				      P);
+	cr_assert_gt(present, 0, "entries present at the end");
+	cr_assert_gt(mapped, 10, "probes found mappings (%d of %d)", mapped,
+		     probes);
+	cr_log_info("%d operations, %d probes (%d mapped)", steps, probes,
+		    mapped);
+}
+
+/* ---- shared roots ---------------------------------------------------- */
+Test(cap, shared_root_sees_process_and_its_own_graft)
+{
+	enter();
+	char *base = dune_cap_reserve(512 * GiB, 512 * GiB);
+	cr_assert_not_null(base);
+	int ram = dune_cap_ram_alloc(2 * MiB, 0, -1, 0);
+	int s = dune_cap_free_slots(4);
+	cr_assert(ram >= 0 && s >= 0);
+	int pdpt = s, pd = s + 1, pt = s + 2, f = s + 3;
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PDPT, 0, PG, 1, pdpt), 0);
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PD, PG, PG, 1, pd), 0);
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_VNODE_PT, 2 * PG, PG, 1, pt), 0);
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_FRAME, 3 * PG, PG, 1, f), 0);
+	cr_assert_eq(dune_cap_install(pdpt, 0, pd, 0, 0, 1), 0);
+	cr_assert_eq(dune_cap_install(pd, 0, pt, 0, 0, 1), 0);
+	cr_assert_eq(dune_cap_install(pt, 0, f, W | U, 0, 1), 0);
+	ptent_t *root = dune_cap_root_new();
+	cr_assert_not_null(root);
+	cr_assert_eq(dune_cap_graft(root, base, pd), -EINVAL,
+		     "below the top level a shared root shares: refused");
+	cr_assert_eq(dune_cap_graft(root, base, pdpt), 0);
+	siginfo_t si;
+	cr_assert_eq(probe_access(base, 0, &si), SIGSEGV,
+		     "not grafted in the process's table");
+	cr_assert_eq(dune_set_root(root), 0);
+	strcpy(base, "replica");
+	/* The process's memory works on this root, even what it maps after
+	 * the root was made (in a top-level slot of its own). */
+	char *fresh = mmap((void *)0x500000000000ull, 4 * MiB,
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_neq(fresh, MAP_FAILED);
+	fresh[5] = 7;
+	char *heap = malloc(1 << 20);
+	cr_assert_not_null(heap);
+	heap[100] = 1;
+	free(heap);
+	cr_assert_eq(dune_set_root(dune_pgroot()), 0);
+	cr_assert_eq(fresh[5], 7);
+	cr_assert_str_eq((char *)dune_cap_va(f), "replica");
+	cr_assert_eq(probe_access(base, 0, &si), SIGSEGV);
+	munmap(fresh, 4 * MiB);
+	dune_cap_root_free(root);
+	cr_assert_eq(dune_cap_revoke(ram), 0);
+	cr_assert_eq(dune_cap_delete(ram), 0);
+	cr_assert_eq(dune_cap_unreserve(base, 512 * GiB), 0);
+}
+
+/* ---- a #PF handler that hands every fault back ---------------------- */
+static int passed;
+static void pass_all(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
+{
+	passed++;
+	dune_pgflt_pass(addr, fec, tf);
+	abort(); /* not reached */
+}
+
+Test(cap, faults_handed_back_behave_natively)
+{
+	enter();
+	cr_assert_eq(dune_register_pgflt_handler(pass_all), 0);
+	size_t len = 64 << 20; /* lazily mapped: faults come */
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	for (size_t o = 0; o < len; o += 8 << 20)
+		p[o] = 1;
+	int before = passed;
+	siginfo_t si;
+	cr_assert_eq(probe_access((volatile char *)16, 0, &si), SIGSEGV);
+	cr_assert_eq((uintptr_t)si.si_addr, 16, "native si_addr");
+	cr_assert_eq(si.si_code, SEGV_MAPERR);
+	cr_assert_eq(mprotect(p, PG, PROT_READ), 0);
+	cr_assert_eq(probe_access(p, 1, &si), SIGSEGV);
+	cr_assert_eq(si.si_code, SEGV_ACCERR);
+	cr_assert_gt(passed, before, "the handler saw the faults");
+	cr_assert_eq(dune_register_pgflt_handler(NULL), 0);
+	munmap(p, len);
+}
