@@ -262,6 +262,25 @@ Test(cap, delete_unmaps)
 		   gl_cap_retype(&cs, 40, GL_CAP_FRAME, 0, PAGE_SIZE, 1, 42));
 }
 
+Test(cap, unmap_one_install)
+{
+	make_tables();
+	OK(gl_cap_install(&cs, 13, 5, 20, PTE_W, 0, 1));
+	OK(gl_cap_install(&cs, 13, 6, 21, PTE_W, 0, 1));
+	OK(gl_cap_install(&cs, 13, 8, 20, 0, 0, 1)); /* a second record */
+	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 99, 13, 5));
+	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 20, -1, 5));
+	EXPECT_ERR(EINVAL, gl_cap_unmap(&cs, 20, 21, 5)); /* not a vnode */
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 6)); /* 21's entry */
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 12, 5)); /* other table */
+	OK(gl_cap_unmap(&cs, 20, 13, 5));
+	cr_assert_eq(table(13)[5], 0);
+	cr_assert(table(13)[8] & PTE_P, "the other install stays");
+	cr_assert(table(13)[6] & PTE_P, "and the other cap's");
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 5));
+	OK(gl_cap_install(&cs, 13, 5, 20, PTE_W, 0, 1)); /* again */
+}
+
 Test(cap, revoke)
 {
 	make_tables();
@@ -509,12 +528,20 @@ static uint64_t any_offset(void)
 	}
 }
 
+static int has_record(const struct gl_cap *c)
+{
+	for (int k = 0; k < GL_CAP_MAPS; k++)
+		if (c->maps[k].count)
+			return 1;
+	return 0;
+}
+
 Test(cap, property_random_ops, .timeout = 60)
 {
 	static struct gl_cap snap[PSLOTS];
 	struct gl_cap_space p = {
 	    .slots = ps, .nslots = PSLOTS, .pa_to_va = mem_va};
-	int ok[7] = {0};
+	int ok[8] = {0};
 	cr_assert_eq(gl_cap_create_ram(&p, 0, 16 * MIB, GL_CAP_ALL), 0);
 	cr_assert_eq(
 	    gl_cap_create_ram(&p, 16 * MIB, 8 * MIB, GL_CAP_R | GL_CAP_W), 1);
@@ -563,9 +590,33 @@ Test(cap, property_random_ops, .timeout = 60)
 			    rnd(4) ? 1 + (uint32_t)rnd(2) * rnd(3)
 				   : (uint32_t)rnd(600));
 			op = 3;
-		} else if (op < 19) {
+		} else if (op < 19 && rnd(3)) {
 			r = gl_cap_delete(&p, pick(LIVE));
 			op = 4;
+		} else if (op < 19) {
+			/* Mostly a real record, sometimes anything. */
+			int src = pick(MAPPABLE), table = pick(VNODE);
+			int index = rnd(8) ? (int)rnd(512) : (int)rnd(0);
+			for (int i = 0, at = (int)rnd(PSLOTS); rnd(4) && i < PSLOTS;
+			     i++)
+				if (has_record(&ps[(at + i) % PSLOTS])) {
+					src = (at + i) % PSLOTS;
+					break;
+				}
+			const struct gl_cap *c =
+			    src >= 0 && src < PSLOTS ? &ps[src] : NULL;
+			for (int k = 0; c && rnd(4) && k < GL_CAP_MAPS; k++) {
+				if (!c->maps[k].count)
+					continue;
+				for (int i = 0; i < PSLOTS; i++)
+					if (ps[i].type >= GL_CAP_VNODE_PT &&
+					    ps[i].base == c->maps[k].table_pa)
+						table = i;
+				index = c->maps[k].index;
+				break;
+			}
+			r = gl_cap_unmap(&p, src, table, index);
+			op = 7;
 		} else if (rnd(10)) {
 			r = gl_cap_revoke(&p, pick(LIVE));
 			op = 5;
@@ -590,9 +641,9 @@ Test(cap, property_random_ops, .timeout = 60)
 		cr_assert_eq(gl_cap_check(&p), 0, "op %d (#%d, r=%d): %s", op,
 			     n, r, p.why);
 	}
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		cr_log_info("op kind %d: %d successes", i, ok[i]);
-	for (int i = 0; i < 7; i++)
-		cr_assert_gt(ok[i], 200, "op kind %d succeeded only %d times",
+	for (int i = 0; i < 8; i++)
+		cr_assert_gt(ok[i], 50, "op kind %d succeeded only %d times",
 			     i, ok[i]);
 }
