@@ -395,6 +395,8 @@ long vmm_sys_ram(struct vmm_vcpu *v, uint64_t op, uint64_t a1, uint64_t a2)
 		return ram_unreserve(vm, a1, a2);
 	case DUNE_RAM_SHARE_ROOT:
 		return ram_share_root(vm, a1, a2 == 1);
+	case DUNE_RAM_TLB_SHOOTDOWN:
+		return vmm_tlb_shootdown(v);
 	default:
 		return -EINVAL;
 	}

@@ -142,11 +142,52 @@ _Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa)
 	die_by(SIGSEGV);
 }
 
+/* The kick carries this value (sigqueue); any other DUNE_SIG_KICK is the
+ * guest's. */
+#define KICK_MAGIC 0x6b69636bul /* "kick" */
+
+uint64_t vmm_host_mask(uint64_t m)
+{
+	return m & ~SIGBIT(DUNE_SIG_KICK);
+}
+
+void vmm_kick(struct vmm_vcpu *v)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	si.si_signo = DUNE_SIG_KICK;
+	si.si_code = SI_QUEUE;
+	si.si_pid = (pid_t)vmm_sys0(SYS_getpid);
+	si.si_value.sival_ptr = (void *)KICK_MAGIC;
+	vmm_sys4(SYS_rt_tgsigqueueinfo, si.si_pid, v->tid, DUNE_SIG_KICK, &si);
+}
+
+static int is_kick(int sig, const siginfo_t *si)
+{
+	return sig == DUNE_SIG_KICK && si->si_code == SI_QUEUE &&
+	       si->si_pid == (pid_t)vmm_sys0(SYS_getpid) &&
+	       si->si_value.sival_ptr == (void *)KICK_MAGIC;
+}
+
 static void host_handler(int sig, siginfo_t *si, void *uc)
 {
 	struct vmm_vcpu *v = vmm_current();
 	if ((sig == SIGSEGV || sig == SIGBUS) && vmm_probe_fixup(uc, sig))
 		return;
+	if (is_kick(sig, si)) {
+		if (v) /* leave KVM_RUN (or do not enter): flush on the way */
+			v->run->immediate_exit = 1;
+		return;
+	}
+	if (sig == DUNE_SIG_KICK && v &&
+	    gact[sig].handler == (uint64_t)SIG_IGN)
+		return; /* the guest's own, ignored */
+	if (sig == DUNE_SIG_KICK && v &&
+	    gact[sig].handler == (uint64_t)SIG_DFL) {
+		set_host_default(sig); /* the guest's own: terminate */
+		vmm_sys3(SYS_tgkill, vmm_sys0(SYS_getpid), vmm_gettid(), sig);
+		return;
+	}
 	if (!v) {
 		/* A thread that never entered: run the guest's handler
 		 * natively, as if we were not there. */
@@ -187,7 +228,7 @@ static long install_host(int sig, const struct ksigaction *g)
 			       (uint64_t)(uintptr_t)vmm_sigrestorer, ~0ull};
 	int catch =
 	    g->handler != (uint64_t)SIG_DFL && g->handler != (uint64_t)SIG_IGN;
-	if (catch || sig == SIGSEGV || sig == SIGBUS) {
+	if (catch || sig == SIGSEGV || sig == SIGBUS || sig == DUNE_SIG_KICK) {
 		/* SIGSEGV/SIGBUS are always ours: probe fixups and crash
 		 * reports need them. */
 		h.handler = (uint64_t)(uintptr_t)host_handler;
@@ -451,7 +492,7 @@ static int text_of_guestlib(uint64_t rip)
  * for the guest (recorded, not framed yet). */
 static void apply_mask(struct vmm_vcpu *v)
 {
-	uint64_t m = v->guest_mask | atomic_load(&v->held);
+	uint64_t m = vmm_host_mask(v->guest_mask | atomic_load(&v->held));
 	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
 }
 

@@ -173,7 +173,8 @@ static void thread_start(void *arg)
 	uint64_t fs = ts->fs_base, gs = ts->gs_base;
 	/* The kernel gave us the parent's host mask (with its held
 	 * signals): the child starts with the parent's guest mask. */
-	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &v->guest_mask, NULL, 8);
+	uint64_t hm = vmm_host_mask(v->guest_mask);
+	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &hm, NULL, 8);
 	if (vmm_vcpu_load(v, &regs, fs, gs))
 		vmm_die("cannot load a new thread's vCPU", v);
 	vmm_vcpu_run(v);
@@ -275,7 +276,8 @@ static _Noreturn void fork_child(struct vmm_vcpu *pv, struct kvm_regs *regs,
 			    (uint64_t)(uintptr_t)stack + stack_size);
 	v->guest_mask = mask;
 	v->altstack = alt;
-	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+	uint64_t hm = vmm_host_mask(mask);
+	vmm_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &hm, NULL, 8);
 	if (vmm_vcpu_load(v, &r, fs, gs) ||
 	    __vmm_ioctl(v->fd, KVM_SET_XSAVE, fpu))
 		vmm_die("forked child cannot load its vCPU", v);

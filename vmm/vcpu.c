@@ -576,6 +576,49 @@ static void handle_memory_fault(struct vmm_vcpu *v)
 	vmm_mem_sync(v->vm, 0, GVA_USER_END);
 }
 
+/* Flush v's TLB from the host: changing CR4 (PGE there and back) makes
+ * KVM reset the vCPU's MMU context, which drops every cached
+ * translation. Pending sync-register changes go in with it. */
+static void flush_tlb(struct vmm_vcpu *v)
+{
+	struct kvm_sregs sr = v->run->s.regs.sregs;
+	if (!(v->run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    __vmm_ioctl(v->fd, KVM_GET_SREGS, &sr))
+		vmm_die("KVM_GET_SREGS failed", v);
+	sr.cr4 ^= 1ull << 7; /* PGE */
+	long r = __vmm_ioctl(v->fd, KVM_SET_SREGS, &sr);
+	sr.cr4 ^= 1ull << 7;
+	if (r || __vmm_ioctl(v->fd, KVM_SET_SREGS, &sr))
+		vmm_die("cannot flush a vCPU's TLB (KVM_SET_SREGS)", v);
+	v->run->s.regs.sregs = sr;
+	v->run->kvm_dirty_regs &= ~(uint64_t)KVM_SYNC_X86_SREGS;
+}
+
+long vmm_tlb_shootdown(struct vmm_vcpu *self)
+{
+	struct vmm *vm = self->vm;
+	uint64_t gen = atomic_fetch_add(&vm->tlb_gen, 1) + 1;
+	int n = atomic_load(&vm->next_vcpu);
+	atomic_store(&self->tlb_seen, gen); /* the caller flushed itself */
+	for (int i = 0; i < n && i < (int)VMM_MAX_VCPUS; i++) {
+		struct vmm_vcpu *o = vm->vcpus[i];
+		if (o && o != self && atomic_load(&o->in_guest) &&
+		    atomic_load(&o->tlb_seen) < gen)
+			vmm_kick(o);
+	}
+	for (int i = 0; i < n && i < (int)VMM_MAX_VCPUS; i++) {
+		struct vmm_vcpu *o = vm->vcpus[i];
+		for (int k = 1; o && o != self && atomic_load(&o->in_guest) &&
+				atomic_load(&o->tlb_seen) < gen;
+		     k++) {
+			vmm_sys0(SYS_sched_yield);
+			if (!(k & 1023))
+				vmm_kick(o); /* it may have masked us */
+		}
+	}
+	return 0;
+}
+
 _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -583,7 +626,16 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 	v->tid = vmm_gettid();
 	for (;;) {
 		vmm_signal_deliver_pending(v);
+		/* A shootdown sees in_guest set before we read its number:
+		 * either we flush now or it kicks us out again. */
+		atomic_store(&v->in_guest, 1);
+		uint64_t gen = atomic_load(&vm->tlb_gen);
+		if (atomic_load(&v->tlb_seen) != gen) {
+			flush_tlb(v);
+			atomic_store(&v->tlb_seen, gen);
+		}
 		long r = __vmm_ioctl(v->fd, KVM_RUN, NULL);
+		atomic_store(&v->in_guest, 0);
 		uint64_t t0 = vmm_now_ns();
 		atomic_fetch_add(&vm->st_exits, 1);
 		if (r < 0) {

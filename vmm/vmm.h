@@ -92,6 +92,8 @@ struct vmm {
 
 	struct vmm_ram ram; /* grants, reservations, shared roots */
 
+	atomic_uint_least64_t tlb_gen; /* TLB shootdowns requested */
+
 	atomic_int nvcpus; /* vCPUs in use by a thread */
 	atomic_int next_vcpu;
 	atomic_flag vcpu_lock;
@@ -134,6 +136,8 @@ struct vmm_vcpu {
 	uint8_t *mon_stack; /* the monitor's host stack */
 	size_t mon_stack_size;
 	int tid;
+	atomic_int in_guest;		/* inside KVM_RUN (or about to be) */
+	atomic_uint_least64_t tlb_seen; /* shootdowns applied */
 	uint64_t fault_addr; /* last #PF address, to catch repeats */
 	int fault_repeat;
 	int efault_repeat; /* KVM_RUN -EFAULTs in a row */
@@ -212,6 +216,10 @@ long vmm_sys_ram(struct vmm_vcpu *v, uint64_t op, uint64_t a1, uint64_t a2);
 int vmm_ram_refresh_root(struct vmm *vm, uint64_t cr3);
 void vmm_ram_fini(struct vmm *vm);
 
+/* DUNE_RAM_TLB_SHOOTDOWN: make every other vCPU flush before it runs guest
+ * code again, and wait for those inside the guest. */
+long vmm_tlb_shootdown(struct vmm_vcpu *self);
+
 /* ---- vcpu.c: vCPUs and the exit loop -------------------------------- */
 /* A vCPU with a fresh monitor stack for a thread (reused from the pool
  * when one was released). 0 or -errno in *err. */
@@ -287,6 +295,10 @@ void vmm_print_stats(void);
 
 /* ---- signal.c: signals into the guest ------------------------------- */
 int vmm_signal_init(struct vmm *vm);
+/* The host mask for a guest mask m: DUNE_SIG_KICK is never blocked. */
+uint64_t vmm_host_mask(uint64_t m);
+/* Queue the kick for v's thread. */
+void vmm_kick(struct vmm_vcpu *v);
 /* A guest access to guest-physical memory no memslot backs (gpa 0: not
  * known): say so and die of SIGSEGV (not catchable: the access cannot be
  * completed). */

@@ -93,6 +93,14 @@
  * table: entries it lacks are copied in when the process's table gains
  * them; its own entries (grafts) are never touched. */
 #define DUNE_RAM_SHARE_ROOT 7
+/* TLB shootdown: every other vCPU of the process flushes its TLB before
+ * it runs guest code again; returns when none can still use a stale
+ * entry. The caller flushes its own. */
+#define DUNE_RAM_TLB_SHOOTDOWN 8
+/* The host signal the vmm uses to make a vCPU leave KVM_RUN for that
+ * (queued with a marker, so the guest's own uses of it still work). It is
+ * never blocked while a vCPU runs guest code. */
+#define DUNE_SIG_KICK 64 /* SIGRTMAX */
 /* A #PF upcall handler hands its fault back: rdi = struct dune_tf *
  * (the faulting state), rsi = address, rdx = error code. The vmm treats
  * it as the fault it was (maps host memory, grows a stack, or delivers
