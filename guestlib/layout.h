@@ -23,6 +23,10 @@
  *                    |   bump up), upcall stacks, 2 MiB frames (down) |
  *     arena + 512MiB +-----------------------------------------------+
  *                    | monitor stacks: host only, never in the guest |
+ *                    | RAM window (vmm/ram.c): grants, each a memslot |
+ *                    |   and a user view at gpa == gva; the rest of   |
+ *                    |   the window unbacked                          |
+ *                    | reserved ranges: guest-owned, never synced     |
  *   0x7fff_ffff_ffff +-----------------------------------------------+
  *   (kernel half, [vsyscall]: never mapped in the guest)
  */

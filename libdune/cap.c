@@ -112,16 +112,6 @@ static long ram_call(uint64_t op, uint64_t a1, uint64_t a2)
 	return vmm_sys3(DUNE_SYS_RAM, op, a1, a2);
 }
 
-/* After entries were cleared: this vCPU flushes (no exit), and if other
- * threads run on vCPUs, they all do before running guest code again (one
- * exit). */
-static void flush_all(void)
-{
-	dune_flush_tlb();
-	if (atomic_load(&vmm_g->nvcpus) > 1)
-		ram_call(DUNE_RAM_TLB_SHOOTDOWN, 0, 0);
-}
-
 /* ---- grants and their properties ------------------------------------ */
 static struct grant *grant_of(uint64_t base)
 {
@@ -220,7 +210,7 @@ static void after_removal(void)
 		ram_call(DUNE_RAM_FREE, st.grants[g].base, st.grants[g].size);
 		st.grants[g] = st.grants[--st.ngrants];
 	}
-	flush_all();
+	dune_flush_tlb_all();
 }
 
 int dune_cap_delete(int slot)
@@ -252,7 +242,7 @@ int dune_cap_unmap(int src, int table, int index)
 		return r;
 	r = gl_cap_unmap(&st.cs, src, table, index);
 	if (!r)
-		flush_all();
+		dune_flush_tlb_all();
 	return leave(r);
 }
 
@@ -390,7 +380,7 @@ int dune_cap_unreserve(void *va, size_t len)
 	for (int g = st.ngrafts - 1; g >= 0; g--)
 		if (st.grafts[g].va >= a && st.grafts[g].va - a < len)
 			graft_drop(g);
-	flush_all();
+	dune_flush_tlb_all();
 	r = (int)ram_call(DUNE_RAM_UNRESERVE, a, len);
 	if (!r)
 		st.res[i] = st.res[--st.nres];
@@ -482,7 +472,7 @@ int dune_cap_ungraft(ptent_t *root, void *va)
 	for (int i = 0; i < st.ngrafts; i++)
 		if (st.grafts[i].root == rt && st.grafts[i].va == v) {
 			graft_drop(i);
-			flush_all();
+			dune_flush_tlb_all();
 			return leave(0);
 		}
 	return leave(-ENOENT);

@@ -7,6 +7,7 @@
 
 #include "dune/vm.h"
 #include "gl.h"
+#include "sys.h"
 #include "vmm.h"
 
 /* Our software bits (ignored by the CPU in 4-level paging, SDM 4.5). */
@@ -18,6 +19,7 @@ _Static_assert(DUNE_PTE_COW == PTE_COW, "dune/vm.h names the COW bit");
 	(PERM_R | PERM_W | PERM_X | PERM_U | PERM_UC | PERM_COW | PERM_USR1 |  \
 	 PERM_USR2 | PERM_USR3 | PERM_BIG | PERM_BIG_1GB)
 
+static void shootdown(void);
 static __thread ptent_t *cur_root; /* this thread's CR3, NULL = pgroot */
 
 ptent_t *dune_pgroot(void)
@@ -164,8 +166,10 @@ static int map_range(ptent_t *root, uint64_t va, size_t len, uint64_t pa,
 	}
 out:
 	vmm_mem_unlock(vmm_g);
-	if (!r)
+	if (!r) {
 		dune_flush_tlb_range(va, len);
+		shootdown(); /* it may have replaced mappings */
+	}
 	return r;
 }
 
@@ -194,8 +198,10 @@ int dune_vm_unmap(ptent_t *root, void *va, size_t len)
 	else
 		r = gl_pt_unmap(&pt, a, len);
 	vmm_mem_unlock(vmm_g);
-	if (!r)
+	if (!r) {
 		dune_flush_tlb_range(a, len);
+		shootdown();
+	}
 	return r;
 }
 
@@ -261,8 +267,10 @@ int dune_vm_mprotect(ptent_t *root, void *va, size_t len, int perm)
 		r = for_leaves(t, 4, 0, p.start, p.end, prot_leaf, &p);
 	}
 	vmm_mem_unlock(vmm_g);
-	if (!r)
+	if (!r) {
 		dune_flush_tlb_range(a, len);
+		shootdown();
+	}
 	return r;
 }
 
@@ -400,7 +408,7 @@ ptent_t *dune_vm_clone(ptent_t *root)
 	vmm_mem_unlock(vmm_g);
 	if (r)
 		return NULL;
-	dune_flush_tlb(); /* the source lost its write permissions */
+	dune_flush_tlb_all(); /* the source lost its write permissions */
 	return (ptent_t *)(uintptr_t)pa;
 }
 
@@ -521,6 +529,20 @@ void dune_flush_tlb(void)
 	}
 }
 
+/* Other vCPUs: they flush before running guest code again (one exit; none
+ * while the process has one vCPU). */
+static void shootdown(void)
+{
+	if (dune_inside_cached() && atomic_load(&vmm_g->nvcpus) > 1)
+		vmm_sys3(DUNE_SYS_RAM, DUNE_RAM_TLB_SHOOTDOWN, 0, 0);
+}
+
+void dune_flush_tlb_all(void)
+{
+	dune_flush_tlb();
+	shootdown();
+}
+
 /* Past this many pages one full flush is cheaper than invlpg each. */
 #define FLUSH_ALL_PAGES 32
 
@@ -566,8 +588,10 @@ static int test_and_clear(ptent_t *root, void *va, uint64_t bit)
 	if (!(*e & PTE_P))
 		return -ENOENT;
 	int was = !!(__atomic_fetch_and(e, ~bit, __ATOMIC_SEQ_CST) & bit);
-	if (was)
+	if (was) {
 		dune_flush_tlb_one((uintptr_t)va);
+		shootdown();
+	}
 	return was;
 }
 
@@ -666,6 +690,6 @@ long dune_vm_scan_dirty(ptent_t *root, void *va, size_t len, uintptr_t *out,
 	scan_level((uint64_t *)(uintptr_t)view(root).root, 4, 0, a, a + len,
 		   &d);
 	if (clear && (d.n || d.cleared_a))
-		dune_flush_tlb(); /* later accesses set D and A again */
+		dune_flush_tlb_all(); /* later accesses set D and A again */
 	return (long)d.n;
 }

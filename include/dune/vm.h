@@ -117,6 +117,11 @@ void dune_page_free(void *pa);
 void dune_flush_tlb_one(uintptr_t va);
 void dune_flush_tlb_range(uintptr_t va, size_t len);
 void dune_flush_tlb(void);
+/* dune_flush_tlb() here, and every other vCPU of the process flushes
+ * before it runs guest code again (a shootdown: one VM exit, none while
+ * the process has a single vCPU). The dune_vm_* calls that remove or
+ * replace entries or clear A/D bits do this themselves. */
+void dune_flush_tlb_all(void);
 /* Switch the calling vCPU to another root (made by dune_vm_clone) or back
  * to dune_pgroot(). */
 int dune_set_root(ptent_t *root);
