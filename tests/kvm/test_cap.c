@@ -102,6 +102,27 @@ static ptent_t leaf(const void *va)
 	return r ? 0 : *e;
 }
 
+static long read_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return 0;
+	int ok = fprintf(f, "%ld\n", v) > 0;
+	return fclose(f) == 0 && ok;
+}
+
 /* ---- grants --------------------------------------------------------- */
 Test(cap, grant_identify_and_return)
 {
@@ -182,22 +203,27 @@ Test(cap, host_page_properties)
 	memset(dune_cap_va(s), 1, 4 * MiB);
 	cr_assert_eq(dune_cap_delete(s), 0);
 
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
-	long n = 0;
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = 0;
-		fclose(f);
-	}
+	/* hugetlb: the host's pool must hold pages. As root, reserve two
+	 * for the test and put the setting back. */
+	long n = read_long("/proc/sys/vm/nr_hugepages"), set = n;
+	if (n < 2 && geteuid() == 0 && write_long("/proc/sys/vm/nr_hugepages", 2))
+		set = read_long("/proc/sys/vm/nr_hugepages");
 	s = dune_cap_ram_alloc(2 * MiB, 0, -1, DUNE_HOST_PAGES_HUGETLB);
-	if (n < 1) {
+	if (set < 1) {
 		cr_assert_eq(s, -ENOMEM, "no hugetlb pages reserved: %d", s);
-		cr_skip_test("no hugetlb pages reserved on this host "
-			     "(/proc/sys/vm/nr_hugepages = 0): -ENOMEM checked");
+		cr_skip_test("no hugetlb pages can be reserved on this host "
+			     "(/proc/sys/vm/nr_hugepages = 0, not root): "
+			     "-ENOMEM checked");
 	}
 	cr_assert_geq(s, 0, "hugetlb grant: %d", s);
+	cr_assert_eq(dune_cap_identify(s, &i), 0);
+	cr_assert_eq(i.host_pages, DUNE_HOST_PAGES_HUGETLB);
 	memset(dune_cap_va(s), 2, 2 * MiB);
+	long hp = status_kb("HugetlbPages");
+	cr_assert_geq(hp, 2048, "the grant is in hugetlb pages (%ld kB)", hp);
 	cr_assert_eq(dune_cap_delete(s), 0);
+	if (set != n)
+		write_long("/proc/sys/vm/nr_hugepages", n);
 }
 
 Test(cap, numa_nodes_emulated)
