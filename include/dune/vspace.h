@@ -32,9 +32,11 @@
  * of the process's own memory).
  *
  * Thread safety: one lock per vspace; faults from several threads are
- * served one at a time. TLB flushes reach only the calling vCPU (dune's
- * rule): a page evicted while another vCPU keeps using it through a stale
- * TLB entry is not safe, see docs/self-paging.md.
+ * served one at a time. An eviction reads the victim's D bits, writes it
+ * back, then unmaps it (dune_cap_unmap shoots the entry down on every
+ * vCPU); a write another vCPU makes between the D read and the unmap is
+ * lost, see docs/self-paging.md. The handler saves and restores the
+ * x87/SSE/AVX state around itself (guestlib's upcall does not).
  *
  * Errors (negative errno; on error nothing has changed):
  *   -EINVAL   unknown flags, zero length, misaligned address/length/offset,
