@@ -266,11 +266,52 @@ gl_text_end:
 	.hidden gl_upcall_entry
 	.type gl_upcall_entry, @function
 gl_upcall_entry:
-	call gl_upcall_dispatch
+	call gl_upcall_call
 	movq %rsp, %rdi
 	movl $DUNE_PRIV_RESUME, %eax
 	jmp gl_priv_insn
 	.size gl_upcall_entry, .-gl_upcall_entry
+
+/* gl_upcall_dispatch(rdi, rsi) with the interrupted code's x87/SSE/AVX
+ * state saved around it: handlers are ordinary C, and libc's string
+ * functions use vector registers the interrupted code may hold live.
+ * XSAVE where the guest may use it (gl_xsave_on), else FXSAVE; the area
+ * (gl_xsave_bytes, 64-byte aligned) is on the upcall stack. */
+	.hidden gl_xsave_on, gl_xsave_bytes
+	.type gl_upcall_call, @function
+gl_upcall_call:
+	pushq %rbp
+	movq %rsp, %rbp
+	subq gl_xsave_bytes(%rip), %rsp
+	andq $-64, %rsp
+	xorl %eax, %eax                 /* XSAVE header: reserved bytes 0 */
+	movq %rax, 512(%rsp)
+	movq %rax, 520(%rsp)
+	movq %rax, 528(%rsp)
+	movq %rax, 536(%rsp)
+	movq %rax, 544(%rsp)
+	movq %rax, 552(%rsp)
+	movq %rax, 560(%rsp)
+	movq %rax, 568(%rsp)
+	movl $-1, %eax
+	movl $-1, %edx
+	cmpb $0, gl_xsave_on(%rip)
+	je 1f
+	xsave64 (%rsp)
+	jmp 2f
+1:	fxsave64 (%rsp)
+2:	call gl_upcall_dispatch
+	movl $-1, %eax
+	movl $-1, %edx
+	cmpb $0, gl_xsave_on(%rip)
+	je 3f
+	xrstor64 (%rsp)
+	jmp 4f
+3:	fxrstor64 (%rsp)
+4:	movq %rbp, %rsp
+	popq %rbp
+	ret
+	.size gl_upcall_call, .-gl_upcall_call
 
 /* Ring-0 mode: the same for a syscall upcall, resumed with iretq at CPL0
  * from a frame built below the tf. */
@@ -278,7 +319,7 @@ gl_upcall_entry:
 	.hidden gl_upcall_entry0
 	.type gl_upcall_entry0, @function
 gl_upcall_entry0:
-	call gl_upcall_dispatch
+	call gl_upcall_call
 	movq %rsp, %rdi
 	pushq $DUNE_SEL_KDATA
 	pushq 160(%rdi)                 /* rsp */

@@ -14,6 +14,10 @@ long gl_passthrough(struct dune_tf *tf);
 /* After dune_init(): upcall the handlers registered before it. */
 void gl_upcall_mask_refresh(void);
 int gl_trap_dispatch(struct dune_tf *tf);
+/* How upcalls save the interrupted code's vector state (entry_x86_64.S):
+ * XSAVE (1) or FXSAVE (0), and an area size that fits it. Set with the VM. */
+extern __attribute__((visibility("hidden"))) uint8_t gl_xsave_on;
+extern __attribute__((visibility("hidden"))) uint64_t gl_xsave_bytes;
 
 /* dune_is_inside() cached per thread (libdune/dune.c). */
 int dune_inside_cached(void);

@@ -16,6 +16,8 @@
 #include "vmm.h"
 
 extern uint64_t gl_upcall_mask;
+uint8_t gl_xsave_on;
+uint64_t gl_xsave_bytes = 4096;
 void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2);
 
 static int set_handler(int vec, int on)

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "sys.h"
+#include "gl.h"
 #include "vmm.h"
 
 struct vmm *vmm_g;
@@ -228,6 +229,23 @@ static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
 	return 0;
 }
 
+/* What the upcall path saves (guestlib/gl.h): XSAVE if guest ring 3 may
+ * use it (its CR4.OSXSAVE, or on software KVM the host's, since ring 3 runs
+ * on the real CPU), sized for everything the CPU supports. */
+static void set_upcall_xsave(const struct vmm *vm)
+{
+	uint32_t r[4];
+	cpuid_host(1, 0, r);
+	int osxsave = !!(r[2] & (1u << 27));
+	gl_xsave_on = (uint8_t)(osxsave && (vm->has_xcrs || !vm->hw_virt));
+	gl_xsave_bytes = 512 + 64;
+	if (gl_xsave_on) {
+		cpuid_host(0xd, 0, r);
+		gl_xsave_bytes = r[2] > gl_xsave_bytes ? r[2] : gl_xsave_bytes;
+	}
+	gl_xsave_bytes = (gl_xsave_bytes + 63) & ~63ull;
+}
+
 static uint64_t host_xcr0(void)
 {
 	uint32_t lo, hi;
@@ -284,6 +302,7 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 	if (r)
 		goto fail;
 	vm->xcr0 = host_xcr0();
+	set_upcall_xsave(vm);
 	vm->vm_fd = vmm_fd_high((int)__vmm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0));
 	if (vm->vm_fd < 0) {
 		r = vm->vm_fd;
