@@ -158,13 +158,16 @@ int gl_cap_copy(struct gl_cap_space *cs, int src, int dest)
 	return gl_cap_mint(cs, src, dest, s->rights);
 }
 
-/* Clear the entries of one mapping record. */
-static void unmap_record(struct gl_cap_space *cs, struct gl_cap_map *m)
+/* Clear the entries of one mapping record; returns what the hardware had
+ * recorded in them (A and D bits), taken atomically with the clearing so
+ * that no write is missed. */
+static uint64_t unmap_record(struct gl_cap_space *cs, struct gl_cap_map *m)
 {
-	uint64_t *t = table_va(cs, m->table_pa);
+	uint64_t *t = table_va(cs, m->table_pa), ad = 0;
 	for (unsigned i = 0; i < m->count; i++)
-		t[m->index + i] = 0;
+		ad |= __atomic_exchange_n(&t[m->index + i], 0, __ATOMIC_SEQ_CST);
 	memset(m, 0, sizeof(*m));
+	return ad & (PTE_A | PTE_D);
 }
 
 static int has_other_copy(struct gl_cap_space *cs, int slot)
@@ -354,7 +357,8 @@ int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
 	return 0;
 }
 
-int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index)
+int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index,
+		 uint64_t *ad)
 {
 	struct gl_cap *s = live(cs, src), *t = live(cs, table);
 	if (!s || !t)
@@ -364,7 +368,9 @@ int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index)
 	for (int k = 0; k < GL_CAP_MAPS; k++) {
 		struct gl_cap_map *m = &s->maps[k];
 		if (m->count && m->table_pa == t->base && m->index == index) {
-			unmap_record(cs, m);
+			uint64_t bits = unmap_record(cs, m);
+			if (ad)
+				*ad = bits;
 			return 0;
 		}
 	}

@@ -130,10 +130,12 @@ int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
 		   uint64_t flags, uint64_t offset, uint32_t count);
 
 /* Undo one install: the record of src that starts at entry `index` of
- * the vnode `table` (as installed, all its entries). -EBADF bad slots,
- * -EINVAL table not a vnode, -ENOENT no such record. TLB flush: the
- * caller's. */
-int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index);
+ * the vnode `table` (as installed, all its entries). *ad (if not NULL)
+ * gets the accessed/dirty bits the entries held, read atomically with
+ * their removal. -EBADF bad slots, -EINVAL table not a vnode, -ENOENT no
+ * such record. TLB flush: the caller's. */
+int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index,
+		 uint64_t *ad);
 
 /* The invariants: every present entry of every vnode is covered by exactly
  * one mapping record of a live cap whose type, rights and address match it

@@ -235,15 +235,20 @@ int dune_cap_revoke(int slot)
 	return leave(r);
 }
 
-int dune_cap_unmap(int src, int table, int index)
+int dune_cap_unmap_ad(int src, int table, int index, uint64_t *ad)
 {
 	int r = enter();
 	if (r)
 		return r;
-	r = gl_cap_unmap(&st.cs, src, table, index);
+	r = gl_cap_unmap(&st.cs, src, table, index, ad);
 	if (!r)
 		dune_flush_tlb_all();
 	return leave(r);
+}
+
+int dune_cap_unmap(int src, int table, int index)
+{
+	return dune_cap_unmap_ad(src, table, index, NULL);
 }
 
 /* ---- the rest of the cap space --------------------------------------- */

@@ -147,18 +147,21 @@ static int evict(struct vs_region *r, uint32_t fi)
 	uint32_t i = f->page;
 	if (i == VS_NOPAGE)
 		return 0;
-	if (page_bits(r, i, DUNE_PTE_D, 0)) {
-		/* Before the unmap: a failed write leaves the page mapped. */
+	/* Unmap first: the D bits come back with the removal, and a write
+	 * after it faults, so none is lost (even from another vCPU). */
+	uint64_t ad = vs_unmap_page(r, i, f->slot);
+	if (ad & DUNE_PTE_D) {
 		int e = io_full(1, r->vs->swapfd, f->va, pgsize(r),
 				swap_off(r, i), 0);
-		if (e)
+		if (e) { /* the data is still in the frame: map it again */
+			vs_map_run(r, i, 1, f->slot, 0);
 			return e;
+		}
 		r->page[i] |= VS_PG_SWAPPED;
 		r->st.writebacks++;
 	} else {
 		r->st.clean_drops++;
 	}
-	vs_unmap_page(r, i, f->slot);
 	r->page[i] &= VS_PG_SWAPPED;
 	f->page = VS_NOPAGE;
 	r->st.evictions++;

@@ -179,13 +179,17 @@ int vs_map_run(struct vs_region *r, uint32_t i, uint32_t count, int slot,
 	return e;
 }
 
-void vs_unmap_page(struct vs_region *r, uint32_t i, int slot)
+uint64_t vs_unmap_page(struct vs_region *r, uint32_t i, int slot)
 {
+	uint64_t ad = 0;
 	for (int k = 0; k < r->vs->nrep; k++) {
 		int table, index;
+		uint64_t bits = 0;
 		page_slot(r, i, k, &table, &index);
-		dune_cap_unmap(slot, table, index);
+		dune_cap_unmap_ad(slot, table, index, &bits);
+		ad |= bits;
 	}
+	return ad;
 }
 
 /* ---- the fault handler ------------------------------------------------ */

@@ -123,6 +123,11 @@ int dune_cap_install(int table, int index, int src, uint64_t flags,
 		     uint64_t offset, unsigned count);
 /* Undo the install of src at entry `index` of `table`; TLB flushed. */
 int dune_cap_unmap(int src, int table, int index);
+/* The same, and *ad gets the accessed/dirty bits (DUNE_PTE_A/D) the
+ * entries held, taken atomically with their removal: a pager that unmaps
+ * first and writes back when D was set loses no write (a write after the
+ * removal faults). */
+int dune_cap_unmap_ad(int src, int table, int index, uint64_t *ad);
 /* The first of count consecutive empty slots, or -ENOSPC. */
 int dune_cap_free_slots(unsigned count);
 /* The guest-virtual view of a cap's memory (base), or NULL. */

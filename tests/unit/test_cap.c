@@ -268,17 +268,24 @@ Test(cap, unmap_one_install)
 	OK(gl_cap_install(&cs, 13, 5, 20, PTE_W, 0, 1));
 	OK(gl_cap_install(&cs, 13, 6, 21, PTE_W, 0, 1));
 	OK(gl_cap_install(&cs, 13, 8, 20, 0, 0, 1)); /* a second record */
-	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 99, 13, 5));
-	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 20, -1, 5));
-	EXPECT_ERR(EINVAL, gl_cap_unmap(&cs, 20, 21, 5)); /* not a vnode */
-	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 6)); /* 21's entry */
-	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 12, 5)); /* other table */
-	OK(gl_cap_unmap(&cs, 20, 13, 5));
+	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 99, 13, 5, NULL));
+	EXPECT_ERR(EBADF, gl_cap_unmap(&cs, 20, -1, 5, NULL));
+	EXPECT_ERR(EINVAL, gl_cap_unmap(&cs, 20, 21, 5, NULL)); /* not a vnode */
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 6, NULL)); /* 21's entry */
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 12, 5, NULL)); /* other table */
+	OK(gl_cap_unmap(&cs, 20, 13, 5, NULL));
 	cr_assert_eq(table(13)[5], 0);
 	cr_assert(table(13)[8] & PTE_P, "the other install stays");
 	cr_assert(table(13)[6] & PTE_P, "and the other cap's");
-	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 5));
+	EXPECT_ERR(ENOENT, gl_cap_unmap(&cs, 20, 13, 5, NULL));
 	OK(gl_cap_install(&cs, 13, 5, 20, PTE_W, 0, 1)); /* again */
+	/* The A/D bits the hardware set come back with the removal. */
+	table(13)[8] |= PTE_A | PTE_D;
+	uint64_t ad = 0;
+	OK(gl_cap_unmap(&cs, 20, 13, 8, &ad));
+	cr_assert_eq(ad, PTE_A | PTE_D);
+	OK(gl_cap_unmap(&cs, 20, 13, 5, &ad));
+	cr_assert_eq(ad, 0, "a fresh entry: neither accessed nor dirty");
 }
 
 Test(cap, revoke)
@@ -615,7 +622,7 @@ Test(cap, property_random_ops, .timeout = 60)
 				index = c->maps[k].index;
 				break;
 			}
-			r = gl_cap_unmap(&p, src, table, index);
+			r = gl_cap_unmap(&p, src, table, index, NULL);
 			op = 7;
 		} else if (rnd(10)) {
 			r = gl_cap_revoke(&p, pick(LIVE));
