@@ -256,48 +256,11 @@ pass:
 	return 1;
 }
 
-/* guestlib's upcall saves the general registers only, and the handler is
- * C with libc (memset, pread): it would clobber the interrupted code's
- * x87/SSE/AVX registers, e.g. the vector register a faulting vector store
- * is about to write. Save and restore the extended state around it. */
-static uint32_t ext_size = 512;
-static int ext_xsave;
-
-static void ext_init(void)
-{
-	uint32_t a, b, c, d;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
-			 : "a"(1), "c"(0));
-	if (!(c & (1u << 27))) /* OSXSAVE */
-		return;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
-			 : "a"(0xd), "c"(0));
-	ext_size = b; /* for the features XCR0 enables now */
-	ext_xsave = 1;
-}
-
+/* The upcall keeps the interrupted code's vector state (guestlib), so
+ * this is plain C. */
 static void vs_pgflt(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 {
-	char *raw = __builtin_alloca(ext_size + 64);
-	char *buf = (char *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-	if (ext_xsave) {
-		/* XRSTOR wants the header (bytes 512..575) zeroed first. */
-		void *h = buf + 512;
-		unsigned long n = 8;
-		__asm__ volatile("rep stosq" : "+D"(h), "+c"(n) : "a"(0L)
-				 : "memory");
-		__asm__ volatile("xsaveq (%0)" ::"r"(buf), "a"(-1), "d"(-1)
-				 : "memory");
-	} else {
-		__asm__ volatile("fxsaveq (%0)" ::"r"(buf) : "memory");
-	}
-	int pass = vs_fault(addr, fec);
-	if (ext_xsave)
-		__asm__ volatile("xrstorq (%0)" ::"r"(buf), "a"(-1), "d"(-1)
-				 : "memory");
-	else
-		__asm__ volatile("fxrstorq (%0)" ::"r"(buf) : "memory");
-	if (pass)
+	if (vs_fault(addr, fec))
 		dune_pgflt_pass(addr, fec, tf); /* returns only on failure */
 }
 
@@ -387,7 +350,6 @@ int vspace_create(unsigned flags, struct vspace **out)
 	if (r)
 		goto out;
 	pthread_mutex_init(&vs->lock, NULL);
-	ext_init();
 	vs->flags = flags;
 	vs->nnodes = dune_cap_nodes();
 	for (int i = 0; i < VS_MAX_CHUNKS; i++)

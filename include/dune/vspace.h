@@ -32,11 +32,10 @@
  * of the process's own memory).
  *
  * Thread safety: one lock per vspace; faults from several threads are
- * served one at a time. An eviction reads the victim's D bits, writes it
- * back, then unmaps it (dune_cap_unmap shoots the entry down on every
- * vCPU); a write another vCPU makes between the D read and the unmap is
- * lost, see docs/self-paging.md. The handler saves and restores the
- * x87/SSE/AVX state around itself (guestlib's upcall does not).
+ * served one at a time. An eviction unmaps the victim first
+ * (dune_cap_unmap_ad: its A/D bits come back atomically and every vCPU's
+ * TLB is shot down), then writes it back if it was dirty: no write is
+ * lost.
  *
  * Errors (negative errno; on error nothing has changed):
  *   -EINVAL   unknown flags, zero length, misaligned address/length/offset,
