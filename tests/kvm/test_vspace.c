@@ -168,6 +168,57 @@ Test(vspace, random_paging_keeps_every_word)
 	cr_assert_eq(vspace_destroy(vs), 0);
 }
 
+/* Two threads (two vCPUs) page the same region at once: each increments
+ * counters on pages of its own, the budget is an eighth of the pages, so
+ * evictions constantly take pages another vCPU just used. Every increment
+ * must survive (unmap-first eviction, shootdown). */
+#define MT_PAGES 256
+#define MT_ROUNDS 12
+struct mt_arg {
+	uint64_t *base;
+	int parity;
+};
+
+static void *mt_worker(void *p)
+{
+	struct mt_arg *a = p;
+	unsigned seed = 7u + (unsigned)a->parity;
+	for (int round = 0; round < MT_ROUNDS; round++)
+		for (int k = 0; k < MT_PAGES / 2; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t page = 2 * ((seed >> 8) % (MT_PAGES / 2)) +
+				      (size_t)a->parity;
+			a->base[page * WORDS + (seed >> 20) % WORDS] += 1;
+			a->base[page * WORDS] += 1; /* the page's total */
+		}
+	return NULL;
+}
+
+Test(vspace, two_threads_paging_lose_no_write)
+{
+	setup(0);
+	struct vs_region *r =
+	    region(MT_PAGES * PG, RW, MT_PAGES * PG / 8);
+	uint64_t *base = vs_region_start(r);
+	pthread_t t[2];
+	struct mt_arg args[2] = {{base, 0}, {base, 1}};
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, mt_worker, &args[i]),
+			     0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	/* Two increments per step, each exactly once. */
+	uint64_t total = 0;
+	for (size_t w = 0; w < MT_PAGES * WORDS; w++)
+		total += base[w];
+	cr_assert_eq(total, 2ull * 2 * MT_ROUNDS * (MT_PAGES / 2),
+		     "every increment kept: %llu", (unsigned long long)total);
+	struct vs_stats st = stats(r);
+	cr_assert_gt(st.evictions, 100, "it really paged (%llu evictions)",
+		     (unsigned long long)st.evictions);
+	cap_ok();
+}
+
 Test(vspace, only_dirty_pages_are_written_back)
 {
 	setup(0);
