@@ -104,7 +104,6 @@ void vs_chunks_release(struct vspace *vs);
  * (nothing installed). */
 int vs_map_run(struct vs_region *r, uint32_t i, uint32_t count, int slot,
 	       uint64_t offset);
-/* Remove page i (installed from slot) from every replica. */
 /* Unmap page i from every replica; returns the A/D bits its entries held
  * (taken atomically with the removal, TLBs flushed). */
 uint64_t vs_unmap_page(struct vs_region *r, uint32_t i, int slot);
