@@ -5,20 +5,22 @@
 #   BUILD_DIR  build directory (default: build/ at the top of the tree); it is
 #              configured as Release with Ninja if it has not been configured
 #   BENCHMARK  any of: syscall enter compute run_true run_syscalls run_compute
-#              appel dirty (default: all of them, in that order); `privileged`
-#              stands for appel dirty. appel or dirty also draws
-#              docs/privileged-api.png (gnuplot, from scripts/deps.sh)
+#              appel dirty gups cap (default: all of them, in that order);
+#              `privileged` stands for appel dirty, `caps` for gups cap.
+#              appel or dirty also draws docs/privileged-api.png (gnuplot,
+#              from scripts/deps.sh)
 # environment: BENCH_JOBS (build jobs, default 2), BENCH_RESULTS (output dir,
 #              default bench/results), BENCH_REPS_SCALE (multiply repetition
-#              counts of the whole-program runs, default 1)
+#              counts of the whole-program runs, default 1), BENCH_GUPS_MB
+#              (GUPS table sizes in MiB, default 1024,256)
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
 [ $# -gt 0 ] && shift
-ALL="syscall enter compute run_true run_syscalls run_compute appel dirty"
+ALL="syscall enter compute run_true run_syscalls run_compute appel dirty gups cap"
 WANT=${*:-$ALL}
-WANT=$(echo " $WANT " | sed 's/ privileged / appel dirty /g')
+WANT=$(echo " $WANT " | sed 's/ privileged / appel dirty /g; s/ caps / gups cap /g')
 JOBS=${BENCH_JOBS:-2}
 RES=${BENCH_RESULTS:-$ROOT/bench/results}
 SCALE=${BENCH_REPS_SCALE:-1}
@@ -118,6 +120,8 @@ for b in $WANT; do
 			--reps "$(reps 9)" -- "$B/prog_compute" "$ni" "$nf" ;;
 	appel) run appel "$B/bench_appel" ;;
 	dirty) run dirty "$B/bench_dirty" ;;
+	gups) run gups "$B/bench_gups" --size-mb "${BENCH_GUPS_MB:-1024,256}" ;;
+	cap) run cap "$B/bench_cap" ;;
 	esac
 done
 
