@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <numa.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -122,20 +123,32 @@ static struct grant *grant_of(uint64_t base)
 	return NULL;
 }
 
+/* The host's NUMA nodes, asked once (libnuma's check is a syscall, an
+ * exit inside the guest); 0 without NUMA support. */
+static int host_nodes(void)
+{
+	static atomic_int n = -1;
+	int v = atomic_load(&n);
+	if (v < 0) {
+		v = numa_available() < 0 ? 0 : numa_num_configured_nodes();
+		atomic_store(&n, v < 0 ? 0 : v);
+	}
+	return v;
+}
+
 int dune_cap_nodes(void)
 {
 	const char *env = getenv("DUNE_NUMA_NODES");
 	if (env && atoi(env) >= 1 && atoi(env) <= 64)
 		return atoi(env);
-	return numa_available() < 0 ? 1 : numa_num_configured_nodes();
+	return host_nodes() > 0 ? host_nodes() : 1;
 }
 
 static int host_node_for(int node)
 {
-	if (node < 0 || numa_available() < 0)
+	if (node < 0 || host_nodes() <= 0)
 		return -1;
-	int host = numa_num_configured_nodes();
-	return node % (host > 0 ? host : 1);
+	return node % host_nodes();
 }
 
 int dune_cap_ram_alloc(uint64_t size, uint64_t align, int node,

@@ -229,6 +229,29 @@ static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
 	return 0;
 }
 
+/* By default x86 KVM drops every shadow/EPT entry of the VM when any
+ * memslot is deleted (KVM_X86_QUIRK_SLOT_ZAP_ALL): each returned grant or
+ * unmapped host range then costs every vCPU a refault of everything it
+ * touches. With the quirk disabled KVM still makes the deleted slot's
+ * memory unreachable (api.rst), which is all dune needs; the capability
+ * tests check exactly that. DUNE_SLOT_ZAP_ALL=1 keeps the default. */
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7)
+#endif
+static void targeted_slot_zap(struct vmm *vm)
+{
+	const char *env = getenv("DUNE_SLOT_ZAP_ALL");
+	if (env && *env == '1')
+		return;
+	long have = __vmm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
+				(void *)(uintptr_t)KVM_CAP_DISABLE_QUIRKS2);
+	if (have <= 0 || !(have & KVM_X86_QUIRK_SLOT_ZAP_ALL))
+		return;
+	struct kvm_enable_cap c = {.cap = KVM_CAP_DISABLE_QUIRKS2,
+				   .args = {KVM_X86_QUIRK_SLOT_ZAP_ALL}};
+	__vmm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c);
+}
+
 /* What the upcall path saves (guestlib/gl.h): XSAVE if guest ring 3 may
  * use it (its CR4.OSXSAVE, or on software KVM the host's, since ring 3 runs
  * on the real CPU), sized for everything the CPU supports. */
@@ -310,6 +333,7 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 			 strerror(-r));
 		goto fail;
 	}
+	targeted_slot_zap(vm);
 	r = vmm_mem_init(vm);
 	if (r) {
 		snprintf(detail, dlen, "setting up guest memory failed: %s",
