@@ -68,6 +68,16 @@ static void zero(void *ctx, uint64_t pa, uint64_t len)
 		memset((void *)(uintptr_t)pa, 0, len);
 }
 
+/* Forget the cap space (its VM is gone, or this is another VM's). */
+static void reset_locked(void)
+{
+	if (st.cs.slots)
+		munmap(st.cs.slots, st.slots_bytes);
+	memset(&st.cs, 0, sizeof(st.cs));
+	st.gen = 0;
+	st.ngrants = st.nres = st.ngrafts = 0;
+}
+
 /* Take the lock with a cap space for this VM (a forked child starts with
  * an empty one: its parent's grants are not its own). 0 or -EPERM. */
 static int enter(void)
@@ -81,10 +91,7 @@ static int enter(void)
 	const char *env = getenv("DUNE_CAP_SLOTS");
 	if (env && atol(env) >= 16 && atol(env) <= (1 << 20))
 		n = (uint32_t)atol(env);
-	if (st.cs.slots)
-		munmap(st.cs.slots, st.slots_bytes);
-	memset(&st.cs, 0, sizeof(st.cs));
-	st.ngrants = st.nres = st.ngrafts = 0;
+	reset_locked();
 	st.slots_bytes = n * sizeof(struct gl_cap);
 	void *p = mmap(NULL, st.slots_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -100,6 +107,13 @@ static int enter(void)
 				      .zero = zero};
 	st.gen = vmm_g->gen;
 	return 0;
+}
+
+void dune_cap_forget(void)
+{
+	pthread_mutex_lock(&st.lock);
+	reset_locked();
+	pthread_mutex_unlock(&st.lock);
 }
 
 static int leave(int r)

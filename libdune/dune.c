@@ -132,7 +132,8 @@ int dune_destroy(void)
 	if (atomic_load(&vmm_g->nvcpus) > 0)
 		return -EBUSY;
 	vmm_signal_fini();
-	vmm_destroy(vmm_g);
+	vmm_destroy(vmm_g); /* grants, reservations and shared roots go too */
+	dune_cap_forget();
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dune/cap.h"
 #include "dune/dune.h"
 #include "helpers.h"
 
@@ -70,7 +71,27 @@ static void expect_no_growth(const char *what, struct sample a,
 struct tres {
 	int enter, inside;
 	pid_t ppid;
+	int caps; /* also hold capabilities when the VM goes */
+	int caps_ok;
 };
+
+/* A grant with data, a frame, a table grafted into a reserved range: all
+ * left for dune_destroy() to take back. */
+static int hold_caps(void)
+{
+	int ram = dune_cap_ram_alloc(4 << 20, 2 << 20, -1, DUNE_HOST_PAGES_THP);
+	int s = dune_cap_free_slots(2);
+	char *va = dune_cap_reserve(1ul << 30, 1ul << 30);
+	if (ram < 0 || s < 0 || !va)
+		return 0;
+	memset(dune_cap_va(ram), 1, 4 << 20);
+	return !dune_cap_retype(ram, DUNE_CAP_VNODE_PD, 0, 4096, 1, s) &&
+	       !dune_cap_retype(ram, DUNE_CAP_FRAME, 2 << 20, 2 << 20, 1,
+				s + 1) &&
+	       !dune_cap_install(s, 0, s + 1, DUNE_PTE_W | DUNE_PTE_U, 0, 1) &&
+	       !dune_cap_graft(NULL, va, s) && va[5] == 0 /* retype zeroes */ &&
+	       (va[5] = 7, ((char *)dune_cap_va(s + 1))[5] == 7);
+}
 
 static void *enter_and_syscall(void *p)
 {
@@ -81,12 +102,14 @@ static void *enter_and_syscall(void *p)
 	dune_exit_nop(); /* SIGSEGV (a crash) if not inside */
 	r->inside = 1;
 	r->ppid = getppid(); /* forwarded */
+	if (r->caps)
+		r->caps_ok = hold_caps();
 	return p;
 }
 
-static void one_thread(int cycle)
+static void one_thread(int cycle, int caps)
 {
-	struct tres r = {-1, 0, 0};
+	struct tres r = {-1, 0, 0, caps, 0};
 	pthread_t t;
 	void *ret = NULL;
 	cr_assert_eq(pthread_create(&t, NULL, enter_and_syscall, &r), 0,
@@ -97,15 +120,16 @@ static void one_thread(int cycle)
 	cr_assert_eq(ret, &r, "cycle %d: the thread did not finish", cycle);
 	cr_assert_eq(r.inside, 1);
 	cr_assert_eq(r.ppid, getppid(), "cycle %d: forwarded getppid", cycle);
+	cr_assert_eq(r.caps_ok, caps, "cycle %d: capabilities", cycle);
 }
 
-static void one_vm(int cycle)
+static void one_vm(int cycle, int caps)
 {
 	struct dune_stats st;
 	int e = dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET);
 	cr_assert_eq(e, 0, "cycle %d: dune_init: %s (%s)", cycle, strerror(-e),
 		     dune_strerror_detail());
-	one_thread(cycle);
+	one_thread(cycle, caps);
 	dune_get_stats(&st);
 	cr_assert_geq(st.syscalls, 1, "cycle %d: no forwarded syscall", cycle);
 	e = dune_destroy();
@@ -114,12 +138,26 @@ static void one_vm(int cycle)
 
 Test(leaks, init_enter_destroy_cycles, .timeout = 120)
 {
-	one_vm(-1); /* first-use allocations: stack cache, arenas, buffers */
+	one_vm(-1, 0); /* first-use allocations: stack cache, arenas, buffers */
 	struct sample a = take();
 	for (int i = 0; i < CYCLES; i++)
-		one_vm(i);
+		one_vm(i, 0);
 	struct sample b = take();
 	expect_no_growth("init/thread/destroy", a, b);
+}
+
+/* Capabilities still held when the VM goes: grants, the cap space,
+ * reservations and grafted tables all go with it. */
+Test(leaks, destroy_takes_back_capabilities, .timeout = 120)
+{
+	one_vm(-1, 1);
+	int fds = count_fds();
+	struct sample a = take();
+	for (int i = 0; i < CYCLES; i++)
+		one_vm(i, 1);
+	struct sample b = take();
+	expect_no_growth("init/caps/destroy", a, b);
+	cr_assert_eq(count_fds(), fds);
 }
 
 Test(leaks, thread_enter_exit_cycles_in_one_vm, .timeout = 120)
@@ -127,11 +165,11 @@ Test(leaks, thread_enter_exit_cycles_in_one_vm, .timeout = 120)
 	struct dune_stats s0, s1;
 	int e = dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET);
 	cr_assert_eq(e, 0, "dune_init: %s", dune_strerror_detail());
-	one_thread(-1);
+	one_thread(-1, 0);
 	struct sample a = take();
 	dune_get_stats(&s0);
 	for (int i = 0; i < CYCLES; i++)
-		one_thread(i);
+		one_thread(i, 0);
 	struct sample b = take();
 	dune_get_stats(&s1);
 	expect_no_growth("thread enter/exit in one VM", a, b);
@@ -183,6 +221,6 @@ Test(leaks, more_thread_lifetimes_than_kvm_max_vcpus, .timeout = 120)
 			     "churn through in this test", hi.max_vcpus);
 	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
 	for (int i = 0; i < n; i++)
-		one_thread(i);
+		one_thread(i, 0);
 	cr_assert_eq(dune_destroy(), 0);
 }
