@@ -229,13 +229,20 @@ int gl_cap_revoke(struct gl_cap_space *cs, int slot)
 	int changed = 1;
 	enum { MARK = 0x80 };
 	while (changed) {
+		/* Siblings share a parent: remember the last answer (a pass
+		 * that marks anything is followed by another, fresh one). */
+		uint32_t memo_obj = 0;
+		int memo_marked = 0;
 		changed = 0;
 		for (uint32_t i = 0; i < cs->nslots; i++) {
 			struct gl_cap *o = &cs->slots[i];
 			if (o->type == GL_CAP_NULL || (o->rights & MARK))
 				continue;
 			int victim = (o->parent_obj == obj);
-			if (!victim && o->parent_obj) {
+			if (!victim && o->parent_obj &&
+			    o->parent_obj == memo_obj) {
+				victim = memo_marked;
+			} else if (!victim && o->parent_obj) {
 				/* Is its parent object marked? */
 				for (uint32_t j = 0; j < cs->nslots; j++) {
 					struct gl_cap *p = &cs->slots[j];
@@ -246,6 +253,8 @@ int gl_cap_revoke(struct gl_cap_space *cs, int slot)
 						break;
 					}
 				}
+				memo_obj = o->parent_obj;
+				memo_marked = victim;
 			}
 			if (victim) {
 				o->rights |= MARK;

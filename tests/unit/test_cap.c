@@ -535,6 +535,28 @@ static uint64_t any_offset(void)
 	}
 }
 
+/* After a revoke of slot's object: no other copy and no cap that has it
+ * as an ancestor (parent links followed through live caps) is left. */
+static void assert_no_descendant(int slot, uint32_t obj)
+{
+	for (int i = 0; i < PSLOTS; i++) {
+		if (ps[i].type == GL_CAP_NULL || i == slot)
+			continue;
+		cr_assert_neq(ps[i].obj, obj, "a copy survived the revoke");
+		uint32_t up = ps[i].parent_obj;
+		for (int depth = 0; up && depth < 64; depth++) {
+			cr_assert_neq(up, obj, "slot %d: a descendant survived "
+					       "the revoke", i);
+			uint32_t next = 0;
+			for (int j = 0; j < PSLOTS && !next; j++)
+				if (ps[j].type != GL_CAP_NULL && ps[j].obj == up)
+					next = ps[j].parent_obj ? ps[j].parent_obj
+								: UINT32_MAX;
+			up = next == UINT32_MAX ? 0 : next;
+		}
+	}
+}
+
 static int has_record(const struct gl_cap *c)
 {
 	for (int k = 0; k < GL_CAP_MAPS; k++)
@@ -625,7 +647,13 @@ Test(cap, property_random_ops, .timeout = 60)
 			r = gl_cap_unmap(&p, src, table, index, NULL);
 			op = 7;
 		} else if (rnd(10)) {
-			r = gl_cap_revoke(&p, pick(LIVE));
+			int victim = pick(LIVE);
+			uint32_t vobj = victim >= 0 && victim < PSLOTS
+					    ? ps[victim].obj
+					    : 0;
+			r = gl_cap_revoke(&p, victim);
+			if (!r)
+				assert_no_descendant(victim, vobj);
 			op = 5;
 		} else {
 			/* The authority hands its RAM out again (-EBUSY while
