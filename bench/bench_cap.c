@@ -108,13 +108,17 @@ static const struct def defs[NOPS] = {
 		    "dune_cap_ungraft of it (TLB flush)", ""},
     [OP_RAM_ALLOC_N1] = {"cap_ram_alloc", 5, L_NONE, -1,
 			 "the same with DUNE_NUMA_NODES=1 set (dune_cap_nodes() "
-			 "then does not call libnuma's numa_available(); that "
-			 "call is a get_mempolicy syscall; one exit)", ""},
+			 "then never calls libnuma's numa_available() (a "
+			 "get_mempolicy syscall); since commit b081494 that "
+			 "call is made once per process and not per grant)",
+			 ""},
     [OP_TOUCH_DEL] = {"touch_after_delete", 3, L_NONE, -1,
 		      "a write to each of 1024 mapped and recently touched "
 		      "4 KiB pages of ordinary memory right after a "
-		      "dune_cap_delete that gave a grant back; per page (the "
-		      "memslot deletion drops KVM's shadow translations)", ""},
+		      "dune_cap_delete that gave a grant back; per page (a "
+		      "refault would show here if the memslot deletion "
+		      "dropped KVM's shadow translations of other slots: "
+		      "KVM_X86_QUIRK_SLOT_ZAP_ALL; the vmm disables it)", ""},
     [OP_TOUCH_BASE] = {"touch_after_delete", 3, L_NONE, -1,
 		       "the same writes with no delete before them; per page",
 		       ""},
@@ -262,9 +266,10 @@ static int run_batch(int op, int n, uint64_t round)
 		return 0;
 	case OP_RAM_ALLOC:
 	case OP_RAM_DELETE:
-		/* n grants in a row, then n deletes in a row: a delete makes
-		 * the next ops refault (touch_after_delete), which then
-		 * hits only the first of each run. */
+		/* n grants in a row, then n deletes in a row: with KVM's
+		 * zap-all quirk on (DUNE_SLOT_ZAP_ALL=1) a delete makes the
+		 * next ops refault (touch_after_delete), which then hits
+		 * only the first of each run. */
 		for (int i = 0; i < n; i++) {
 			if (op == OP_RAM_ALLOC)
 				tm_start(&t);
