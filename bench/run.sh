@@ -5,8 +5,9 @@
 #   BUILD_DIR  build directory (default: build/ at the top of the tree); it is
 #              configured as Release with Ninja if it has not been configured
 #   BENCHMARK  any of: syscall enter compute run_true run_syscalls run_compute
-#              appel dirty gups cap (default: all of them, in that order);
-#              `privileged` stands for appel dirty, `caps` for gups cap.
+#              appel dirty gups cap pager replica (default: all of them, in
+#              that order); `privileged` stands for appel dirty, `caps` for
+#              gups cap, `paging` for pager replica.
 #              appel or dirty also draws docs/privileged-api.png (gnuplot,
 #              from scripts/deps.sh)
 # environment: BENCH_JOBS (build jobs, default 2), BENCH_RESULTS (output dir,
@@ -18,9 +19,9 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
 [ $# -gt 0 ] && shift
-ALL="syscall enter compute run_true run_syscalls run_compute appel dirty gups cap"
+ALL="syscall enter compute run_true run_syscalls run_compute appel dirty gups cap pager replica"
 WANT=${*:-$ALL}
-WANT=$(echo " $WANT " | sed 's/ privileged / appel dirty /g; s/ caps / gups cap /g')
+WANT=$(echo " $WANT " | sed 's/ privileged / appel dirty /g; s/ caps / gups cap /g; s/ paging / pager replica /g')
 JOBS=${BENCH_JOBS:-2}
 RES=${BENCH_RESULTS:-$ROOT/bench/results}
 SCALE=${BENCH_REPS_SCALE:-1}
@@ -122,6 +123,8 @@ for b in $WANT; do
 	dirty) run dirty "$B/bench_dirty" ;;
 	gups) run gups "$B/bench_gups" --size-mb "${BENCH_GUPS_MB:-1024,256}" ;;
 	cap) run cap "$B/bench_cap" ;;
+	pager) run pager "$B/bench_pager" pager ;;
+	replica) run replica "$B/bench_pager" replica ;;
 	esac
 done
 
