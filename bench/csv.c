@@ -18,21 +18,33 @@ static void num(FILE *f, double x)
 		fprintf(f, "%.6g,", x);
 }
 
+/* A text field, then `end`. The schema has no quoting: a ',' becomes ';'
+ * and a '"' becomes '\'', so every row keeps its 16 fields. */
+static void text(FILE *f, const char *s, int end)
+{
+	for (; s && *s; s++)
+		fputc(*s == ',' ? ';' : *s == '"' ? '\'' : *s, f);
+	fputc(end, f);
+}
+
 void bench_csv_row(FILE *f, const struct bench_row *r)
 {
-	fprintf(f, "%s,%s,%d,", r->benchmark, r->variant, r->s.n);
+	text(f, r->benchmark, ',');
+	text(f, r->variant, ',');
+	fprintf(f, "%d,", r->s.n);
 	num(f, r->s.median);
 	num(f, r->s.p10);
 	num(f, r->s.p90);
 	num(f, r->s.min);
 	num(f, r->s.max);
-	fprintf(f, "%s,", r->unit);
+	text(f, r->unit, ',');
 	num(f, r->ratio);
 	num(f, r->exits_per_op);
 	num(f, r->syscalls_per_op);
 	num(f, r->faults_per_op);
 	num(f, r->ring0_insns_per_op);
-	fprintf(f, "%s,%s\n", r->goal ? r->goal : "", r->note ? r->note : "");
+	text(f, r->goal, ',');
+	text(f, r->note, '\n');
 	fflush(f);
 }
 
