@@ -366,24 +366,43 @@ int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
 	return 0;
 }
 
-int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index,
-		 uint64_t *ad)
+/* The record of src's install at entry `index` of `table`, or NULL with
+ * the error in *err. */
+static struct gl_cap_map *find_record(struct gl_cap_space *cs, int src,
+				      int table, int index, int *err)
 {
 	struct gl_cap *s = live(cs, src), *t = live(cs, table);
-	if (!s || !t)
-		return -EBADF;
-	if (!is_vnode(t->type))
-		return -EINVAL;
+	*err = !s || !t ? -EBADF : !is_vnode(t->type) ? -EINVAL : -ENOENT;
+	if (*err != -ENOENT)
+		return NULL;
 	for (int k = 0; k < GL_CAP_MAPS; k++) {
 		struct gl_cap_map *m = &s->maps[k];
 		if (m->count && m->table_pa == t->base && m->index == index) {
-			uint64_t bits = unmap_record(cs, m);
-			if (ad)
-				*ad = bits;
-			return 0;
+			*err = 0;
+			return m;
 		}
 	}
-	return -ENOENT;
+	return NULL;
+}
+
+int gl_cap_unmap_check(struct gl_cap_space *cs, int src, int table, int index)
+{
+	int err;
+	find_record(cs, src, table, index, &err);
+	return err;
+}
+
+int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index,
+		 uint64_t *ad)
+{
+	int err;
+	struct gl_cap_map *m = find_record(cs, src, table, index, &err);
+	if (m) {
+		uint64_t bits = unmap_record(cs, m);
+		if (ad)
+			*ad = bits;
+	}
+	return err;
 }
 
 /* ---- invariant checker ---------------------------------------------- */

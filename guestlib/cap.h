@@ -136,6 +136,8 @@ int gl_cap_install(struct gl_cap_space *cs, int table, int index, int src,
  * such record. TLB flush: the caller's. */
 int gl_cap_unmap(struct gl_cap_space *cs, int src, int table, int index,
 		 uint64_t *ad);
+/* What gl_cap_unmap would return, without doing it. */
+int gl_cap_unmap_check(struct gl_cap_space *cs, int src, int table, int index);
 
 /* The invariants: every present entry of every vnode is covered by exactly
  * one mapping record of a live cap whose type, rights and address match it

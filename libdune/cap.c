@@ -262,15 +262,36 @@ int dune_cap_revoke(int slot)
 	return leave(r);
 }
 
-int dune_cap_unmap_ad(int src, int table, int index, uint64_t *ad)
+int dune_cap_unmap_many(const struct dune_cap_unmap *u, unsigned n,
+			uint64_t *ad)
 {
 	int r = enter();
 	if (r)
 		return r;
-	r = gl_cap_unmap(&st.cs, src, table, index, ad);
-	if (!r)
-		dune_flush_tlb_all();
-	return leave(r);
+	if (!n)
+		return leave(-EINVAL);
+	for (unsigned i = 0; i < n; i++) {
+		r = gl_cap_unmap_check(&st.cs, u[i].src, u[i].table,
+				       u[i].index);
+		if (r)
+			return leave(r);
+	}
+	uint64_t bits = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t b = 0; /* a repeated request finds nothing left */
+		gl_cap_unmap(&st.cs, u[i].src, u[i].table, u[i].index, &b);
+		bits |= b;
+	}
+	dune_flush_tlb_all();
+	if (ad)
+		*ad = bits;
+	return leave(0);
+}
+
+int dune_cap_unmap_ad(int src, int table, int index, uint64_t *ad)
+{
+	struct dune_cap_unmap u = {src, table, index};
+	return dune_cap_unmap_many(&u, 1, ad);
 }
 
 int dune_cap_unmap(int src, int table, int index)

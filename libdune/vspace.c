@@ -181,14 +181,14 @@ int vs_map_run(struct vs_region *r, uint32_t i, uint32_t count, int slot,
 
 uint64_t vs_unmap_page(struct vs_region *r, uint32_t i, int slot)
 {
+	struct dune_cap_unmap u[VSPACE_MAX_NODES];
 	uint64_t ad = 0;
 	for (int k = 0; k < r->vs->nrep; k++) {
-		int table, index;
-		uint64_t bits = 0;
-		page_slot(r, i, k, &table, &index);
-		dune_cap_unmap_ad(slot, table, index, &bits);
-		ad |= bits;
+		u[k].src = slot;
+		page_slot(r, i, k, &u[k].table, &u[k].index);
 	}
+	/* One flush for every replica. */
+	dune_cap_unmap_many(u, (unsigned)r->vs->nrep, &ad);
 	return ad;
 }
 

@@ -128,6 +128,14 @@ int dune_cap_unmap(int src, int table, int index);
  * first and writes back when D was set loses no write (a write after the
  * removal faults). */
 int dune_cap_unmap_ad(int src, int table, int index, uint64_t *ad);
+/* n unmaps, one TLB flush (and one shootdown) for all: e.g. a page in
+ * every replica of a replicated table. All are checked first: on an error
+ * none is done. *ad (if not NULL) gets the OR of their A/D bits. */
+struct dune_cap_unmap {
+	int src, table, index;
+};
+int dune_cap_unmap_many(const struct dune_cap_unmap *u, unsigned n,
+			uint64_t *ad);
 /* The first of count consecutive empty slots, or -ENOSPC. */
 int dune_cap_free_slots(unsigned count);
 /* The guest-virtual view of a cap's memory (base), or NULL. */

@@ -1006,3 +1006,34 @@ Test(cap, unmap_shoots_down_other_vcpus)
 	cr_log_info("unmap with another vCPU running: %lu exits",
 		    (unsigned long)(s1.exits - s0.exits));
 }
+
+/* ---- several unmaps, one flush --------------------------------------- */
+Test(cap, unmap_many_is_all_or_nothing)
+{
+	enter();
+	struct tree t;
+	tree_make(&t, 4);
+	int f = frame_at(&t, 64 * PG);
+	cr_assert_eq(dune_cap_install(t.pt[0], 0, f, W | U, 0, 1), 0);
+	cr_assert_eq(dune_cap_install(t.pt[1], 0, f, U, 0, 1), 0);
+	t.va[0] = 1; /* dirty through the first */
+	volatile char c = t.va[2 * MiB];
+	(void)c;
+	struct dune_cap_unmap u[3] = {
+	    {f, t.pt[0], 0}, {f, t.pt[1], 0}, {f, t.pt[2], 0}};
+	uint64_t ad = 0;
+	cr_assert_eq(dune_cap_unmap_many(u, 3, &ad), -ENOENT,
+		     "the third was never installed");
+	cr_assert_neq(leaf(t.va) & P, 0, "nothing was undone");
+	cr_assert_neq(leaf(t.va + 2 * MiB) & P, 0);
+	cr_assert_eq(dune_cap_unmap_many(u, 0, &ad), -EINVAL);
+	uint64_t e0 = exits_now();
+	cr_assert_eq(dune_cap_unmap_many(u, 2, &ad), 0);
+	cr_assert_eq(exits_now() - e0, 0, "one thread: no exit");
+	cr_assert_eq(ad & (DUNE_PTE_A | DUNE_PTE_D), DUNE_PTE_A | DUNE_PTE_D);
+	siginfo_t si;
+	cr_assert_eq(probe_access(t.va, 0, &si), SIGSEGV);
+	cr_assert_eq(probe_access(t.va + 2 * MiB, 0, &si), SIGSEGV);
+	const char *why = NULL;
+	cr_assert_eq(dune_cap_check(&why), 0, "%s", why ? why : "");
+}
