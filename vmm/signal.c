@@ -134,11 +134,21 @@ static _Noreturn void die_by(int sig)
 _Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa)
 {
 	char a[24], b[24];
-	vmm_msg("dune: access to guest-physical ",
-		gpa ? vmm_fmt_hex(a, gpa) : "memory", NULL);
-	vmm_msg(" at rip ", vmm_fmt_hex(b, v->run->s.regs.regs.rip),
-		": no memslot backs it (no capability covers it); "
-		"killed by SIGSEGV\n");
+	if (gpa) {
+		vmm_msg("dune: access to guest-physical ", vmm_fmt_hex(a, gpa),
+			NULL);
+		vmm_msg(" at rip ", vmm_fmt_hex(b, v->run->s.regs.regs.rip),
+			": no memslot backs it (no capability covers it); "
+			"killed by SIGSEGV\n");
+	} else {
+		vmm_msg("dune: KVM could not emulate the ring-3 instruction "
+			"at rip ",
+			vmm_fmt_hex(b, v->run->s.regs.regs.rip),
+			": an access to guest-physical memory no memslot "
+			"backs (no capability covers it), or a vector store "
+			"to a page KVM write-protects as a page table; "
+			"killed by SIGSEGV\n");
+	}
 	die_by(SIGSEGV);
 }
 
