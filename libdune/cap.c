@@ -60,12 +60,18 @@ static void *identity(void *ctx, uint64_t pa)
 	return (void *)(uintptr_t)pa; /* grants: gpa == the view's gva */
 }
 
+/* Integer stores only: if KVM still write-protects the page as a former
+ * page table (shadow paging), it emulates the stores, and its emulator
+ * has no vector instructions (libc's memset has). */
 static void zero(void *ctx, uint64_t pa, uint64_t len)
 {
 	(void)ctx;
-	if (len < ZERO_BY_VMM ||
-	    vmm_sys3(DUNE_SYS_RAM, DUNE_RAM_ZERO, pa, len))
-		memset((void *)(uintptr_t)pa, 0, len);
+	if (len >= ZERO_BY_VMM &&
+	    !vmm_sys3(DUNE_SYS_RAM, DUNE_RAM_ZERO, pa, len))
+		return;
+	void *p = (void *)(uintptr_t)pa;
+	uint64_t n = len / 8;
+	__asm__ volatile("rep stosq" : "+D"(p), "+c"(n) : "a"(0ull) : "memory");
 }
 
 /* Forget the cap space (its VM is gone, or this is another VM's). */
