@@ -234,8 +234,10 @@ int vs_pager_fault(struct vs_region *r, uint32_t i, int node)
 	int fresh = 0, e;
 	if (r->nframes < r->cap) {
 		uint64_t pa;
-		int s = vs_obj_alloc(r->vs, node, r->shift == 21,
-				     DUNE_CAP_FRAME, &pa);
+		int s = r->colours ? vs_frame_alloc_coloured(r->vs, node,
+							     r->colours, &pa)
+				   : vs_obj_alloc(r->vs, node, r->shift == 21,
+						  DUNE_CAP_FRAME, &pa);
 		if (s >= 0) {
 			fi = r->nframes++;
 			f = &r->frames[fi];
@@ -246,7 +248,8 @@ int vs_pager_fault(struct vs_region *r, uint32_t i, int node)
 		}
 	}
 	if (!f) {
-		/* Budget used up (or no RAM left): reuse a frame. */
+		/* Budget used up (or no RAM left, or no frame of the
+		 * region's colours found): reuse a frame. */
 		fi = clock_pick(r);
 		f = &r->frames[fi];
 		e = evict(r, fi);

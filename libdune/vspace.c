@@ -354,6 +354,7 @@ int vspace_create(unsigned flags, struct vspace **out)
 	vs->nnodes = dune_cap_nodes();
 	for (int i = 0; i < VS_MAX_CHUNKS; i++)
 		vs->chunks[i].slot = -1;
+	vs->pagemap = -1;
 	vs->swapfd = swap_open();
 	if (vs->swapfd < 0) {
 		r = vs->swapfd;
@@ -411,6 +412,8 @@ int vspace_destroy(struct vspace *vs)
 	vs_chunks_release(vs);
 	dune_cap_unreserve((void *)vs->base, VSPACE_SIZE);
 	close(vs->swapfd);
+	if (vs->pagemap >= 0)
+		close(vs->pagemap);
 	free(vs->regions);
 	pthread_mutex_unlock(&vs->lock);
 	pthread_mutex_destroy(&vs->lock);
@@ -458,6 +461,16 @@ static int attr_check(struct vspace *vs, uintptr_t va, size_t len,
 			return -EPERM;
 		if (a->frame_offset > ci.size || len > ci.size - a->frame_offset)
 			return -ERANGE;
+	}
+	if (a->colours) {
+		/* 4 KiB frames the pager allocates; colours that exist. */
+		if ((a->flags & VS_PAGE_2M) || a->backing == VS_FRAME)
+			return -EINVAL;
+		int n = vs_colour_count();
+		if (n < 0)
+			return n;
+		if (n < 64 && (a->colours >> n))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -529,6 +542,15 @@ int vspace_region_create(struct vspace *vs, void *va, size_t len,
 		    (lo < vs->nregions && vs->regions[lo]->start < s + len))
 			e = -EEXIST;
 	}
+	if (!e && attr->colours && vs->pagemap < 0) {
+		/* Kept until vspace_destroy: one per vspace. */
+		e = vs_colour_open();
+		if (e >= 0) {
+			vs->pagemap = e;
+			vs->ncolours = vs_colour_count();
+			e = 0;
+		}
+	}
 	if (e)
 		goto out;
 	if (vs->nregions == vs->regions_cap) {
@@ -552,7 +574,8 @@ int vspace_region_create(struct vspace *vs, void *va, size_t len,
 				.backing = attr->backing, .frame = attr->frame,
 				.frame_offset = attr->frame_offset, .fd = -1,
 				.file_offset = attr->file_offset,
-				.cb = attr->cb, .cb_arg = attr->cb_arg};
+				.cb = attr->cb, .cb_arg = attr->cb_arg,
+				.colours = attr->colours};
 	r->npages = (uint32_t)(len >> r->shift);
 	r->cap = attr->budget ? (uint32_t)(attr->budget >> r->shift)
 			      : r->npages;

@@ -1,6 +1,6 @@
 /* libdune/vspace_int.h: what vspace.c (regions, tables, faults),
- * pager.c (frames, clock, swap) and frames.c (physical memory per node)
- * share. Not a public header. */
+ * pager.c (frames, clock, swap), frames.c (physical memory per node) and
+ * colour.c (cache colours of host frames) share. Not a public header. */
 #ifndef DUNE_VSPACE_INT_H
 #define DUNE_VSPACE_INT_H
 
@@ -25,6 +25,7 @@ struct vs_chunk {
 	uint64_t base;
 	uint32_t nunits, nfree;
 	uint64_t map[VS_CHUNK / VS_PG / 64]; /* units in use */
+	uint8_t col[VS_CHUNK / VS_PG]; /* colour + 1 of 4 KiB units, 0: unread */
 };
 
 /* One page-table replica. */
@@ -64,6 +65,7 @@ struct vs_region {
 	off_t file_offset;
 	vs_fault_cb cb;
 	void *cb_arg;
+	uint64_t colours; /* cache colours its frames must have; 0: any */
 	uint32_t npages;
 	uint32_t *page;		 /* per page: frame index + 1 | VS_PG_SWAPPED */
 	struct vs_frame *frames; /* pool: nframes used of cap */
@@ -84,6 +86,8 @@ struct vspace {
 	struct vs_region **regions; /* sorted by start */
 	int nregions, regions_cap;
 	int swapfd;
+	int pagemap;  /* /proc/self/pagemap (first coloured region), or -1 */
+	int ncolours; /* vs_colour_count() when pagemap is open */
 	struct vs_chunk chunks[VS_MAX_CHUNKS];
 	uint64_t passed;
 };
@@ -93,11 +97,35 @@ struct vspace {
  * -errno; *pa gets its guest-physical address. */
 int vs_obj_alloc(struct vspace *vs, int node, int huge,
 		 enum dune_cap_type type, uint64_t *pa);
+/* A 4 KiB FRAME from RAM of node whose host frame's colour is in
+ * `colours` (vs->pagemap open): known units of those colours first (read
+ * again: the host may have moved them; one exit each), then units never
+ * read, in the chunks there are, then in a fresh one. Candidates never
+ * read are written through their view (the host allocates them) and
+ * their PFNs read up to VS_COLOUR_BATCH at a time (one exit). Units of
+ * other colours stay free for other requests. -ENOMEM after
+ * VS_COLOUR_TRIES candidates without a match (per phase). */
+#define VS_COLOUR_TRIES 512
+int vs_frame_alloc_coloured(struct vspace *vs, int node, uint64_t colours,
+			    uint64_t *pa);
 /* Delete it and mark its unit free (a chunk with nothing left in use goes
  * back to the vmm). */
 void vs_obj_free(struct vspace *vs, int slot);
 /* Give back every chunk (revoke, delete). */
 void vs_chunks_release(struct vspace *vs);
+
+/* colour.c: the number of colours this library tells apart (the LLC's,
+ * folded to at most 64), or -ENOTSUP (no cache geometry in sysfs). */
+int vs_colour_count(void);
+/* /proc/self/pagemap opened and checked to show PFNs: the fd, or -ENOTSUP
+ * (PFNs read as 0 without CAP_SYS_ADMIN). */
+int vs_colour_open(void);
+/* The colours of the n (<= VS_COLOUR_BATCH) host pages from va in out
+ * (-1: not present): one pread (an exit inside dune). 0, or -ENOTSUP if
+ * PFNs are hidden, or another -errno. */
+#define VS_COLOUR_BATCH 64
+int vs_colour_read(int pagemap, uintptr_t va, unsigned n, int ncolours,
+		   int8_t *out);
 
 /* vspace.c: install pages [i, i+count) of r (inside one table) from
  * `slot` at offset in every replica, making PTs as needed. 0 or -errno

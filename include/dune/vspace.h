@@ -39,12 +39,15 @@
  *
  * Errors (negative errno; on error nothing has changed):
  *   -EINVAL   unknown flags, zero length, misaligned address/length/offset,
- *             a budget with a frame object, a bad node or fd
+ *             a budget with a frame object, a bad node or fd, colours
+ *             with 2 MiB pages or a frame object, or beyond
+ *             vspace_colours()
  *   -EEXIST   the region overlaps another one
  *   -ERANGE   outside the vspace, or beyond the frame cap
  *   -EPERM    a frame cap without the rights the region asks for; not
  *             inside dune
- *   -ENOTSUP  not ring-3 mode; more nodes than VSPACE_MAX_NODES
+ *   -ENOTSUP  not ring-3 mode; more nodes than VSPACE_MAX_NODES;
+ *             colours where host PFNs are not readable
  *   -ENOMEM, -ENOSPC  from the cap layer (RAM, slots, grants)
  *   -EBUSY    a second vspace while one exists (one #PF handler)
  */
@@ -107,6 +110,11 @@ struct vs_region_attr {
 	off_t file_offset;	/* VS_FILE: page-aligned */
 	vs_fault_cb cb;		/* optional */
 	void *cb_arg;
+	/* Cache colours (bit c: colour c, c < vspace_colours()) the region's
+	 * frames must have; 0: any. 4 KiB regions with a pager object only
+	 * (not VS_PAGE_2M, not VS_FRAME: -EINVAL); -ENOTSUP where host PFNs
+	 * are not readable. */
+	uint64_t colours;
 };
 
 struct vs_stats {
@@ -148,6 +156,14 @@ int vs_region_evict_all(struct vs_region *r);
 
 /* Sums over all regions (and faults passed back). */
 int vspace_stats(struct vspace *vs, struct vs_stats *out);
+
+/* Cache colours: the number of last-level-cache colours the vspace tells
+ * apart (1..64: (LLC size / ways) / 4 KiB, folded to a divisor of it
+ * <= 64 when larger; a frame's colour is its host PFN mod that), or
+ * -ENOTSUP when host PFNs are not readable (/proc/self/pagemap shows them
+ * only with CAP_SYS_ADMIN) or sysfs has no cache geometry. A few
+ * syscalls; works inside or outside dune. See docs/self-paging.md. */
+int vspace_colours(void);
 
 /* Replication. */
 int vspace_nreplicas(const struct vspace *vs);

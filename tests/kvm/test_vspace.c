@@ -3,8 +3,8 @@
  * working set (sequential and random, every word checked), write-back of
  * dirty pages only, file and frame objects, 2 MiB pages, replication on
  * two emulated NUMA nodes, faults outside the regions (host memory, stack
- * growth, real SIGSEGVs), bad arguments, and a destroy that leaks
- * nothing. */
+ * growth, real SIGSEGVs), bad arguments, a destroy that leaks nothing,
+ * and cache-coloured regions (frames' host PFNs checked in pagemap). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dune/cap.h"
@@ -644,4 +647,169 @@ Test(vspace, destroy_leaves_nothing)
 			     "every slot free again");
 		cap_ok();
 	}
+}
+
+/* ---- cache colours ------------------------------------------------- */
+static int colours_or_skip(void)
+{
+	int n = vspace_colours();
+	if (n < 0)
+		cr_skip_test("host PFNs not readable here (/proc/self/pagemap "
+			     "shows them only with CAP_SYS_ADMIN): %d", n);
+	cr_assert(n >= 1 && n <= 64, "vspace_colours: %d", n);
+	return n;
+}
+
+/* The host PFN under guest address va (mapped), from pagemap. */
+static uint64_t host_pfn(int pm, const void *va)
+{
+	ptent_t *e = NULL;
+	cr_assert_eq(dune_vm_lookup(NULL, (void *)(uintptr_t)va, 0, &e), 0);
+	cr_assert(*e & DUNE_PTE_P);
+	uint64_t hva = DUNE_PTE_ADDR(*e), ent = 0; /* gpa == hva */
+	cr_assert_eq(pread(pm, &ent, 8, (off_t)(hva / PG) * 8), 8);
+	cr_assert(ent >> 63, "host page at %#llx not present",
+		  (unsigned long long)hva);
+	return ent & ((1ull << 55) - 1);
+}
+
+/* Every resident page of r has a frame of a colour in mask; returns how
+ * many were checked. */
+static size_t check_colours(int pm, struct vs_region *r, uint64_t mask, int n)
+{
+	char *b = vs_region_start(r);
+	size_t checked = 0;
+	for (size_t o = 0; o < vs_region_len(r); o += PG) {
+		ptent_t *e = NULL;
+		if (dune_vm_lookup(NULL, b + o, 0, &e) || !(*e & DUNE_PTE_P))
+			continue;
+		uint64_t pfn = host_pfn(pm, b + o);
+		cr_assert_neq(pfn, 0);
+		cr_assert((mask >> (pfn % (uint64_t)n)) & 1,
+			  "page %zu: pfn %#llx has colour %llu, mask %#llx",
+			  o / PG, (unsigned long long)pfn,
+			  (unsigned long long)(pfn % (uint64_t)n),
+			  (unsigned long long)mask);
+		checked++;
+	}
+	return checked;
+}
+
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+Test(vspace, coloured_region_gets_frames_of_its_colours)
+{
+	setup(0);
+	int n = colours_or_skip();
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	cr_assert_geq(pm, 0);
+	uint64_t mask = n >= 4 ? 0x9 : 1; /* colours 0 and 3 */
+	size_t pages = 1024;
+	struct vs_region_attr a = {.flags = RW, .node = VS_NODE_LOCAL,
+				   .budget = 64 * PG, .colours = mask};
+	struct vs_region *r;
+	cr_assert_eq(vspace_region_create(vs, NULL, pages * PG, &a, &r), 0);
+	uint64_t *b = vs_region_start(r);
+	/* Data intact under paging with colours. */
+	for (size_t p = 0; p < pages; p++)
+		fill(b, p, 3);
+	cr_assert_eq(check_colours(pm, r, mask, n), 64);
+	for (size_t p = 0; p < pages; p++)
+		check(b, p, 3);
+	struct vs_stats s = stats(r);
+	cr_assert_gt(s.evictions, pages);
+	cr_assert_eq(s.writebacks, pages);
+	cr_assert_eq(check_colours(pm, r, mask, n), 64);
+	/* An uncoloured region next to it still works (it takes the units
+	 * of other colours the search read and left free). */
+	struct vs_region *u = region(256 * PG, RW, 0);
+	uint64_t *ub = vs_region_start(u);
+	for (size_t p = 0; p < 256; p++)
+		fill(ub, p, 4);
+	for (size_t p = 0; p < 256; p++)
+		check(ub, p, 4);
+	cap_ok();
+
+	/* Cost: first-touch faults, coloured (one colour) vs not. */
+	struct vs_region_attr one = {.flags = RW, .colours = 1ull << (n - 1)};
+	struct vs_region *c1, *u1;
+	cr_assert_eq(vspace_region_create(vs, NULL, 128 * PG, &one, &c1), 0);
+	u1 = region(128 * PG, RW, 0);
+	volatile char *pc = vs_region_start(c1), *pu = vs_region_start(u1);
+	double t0 = now_us();
+	for (size_t p = 0; p < 128; p++)
+		pu[p * PG] = 1;
+	double t1 = now_us();
+	for (size_t p = 0; p < 128; p++)
+		pc[p * PG] = 1;
+	double t2 = now_us();
+	cr_assert_eq(check_colours(pm, c1, 1ull << (n - 1), n), 128);
+	cr_log_info("first-touch fault: %.1f us uncoloured, %.1f us with 1 "
+		    "of %d colours (fresh memory)",
+		    (t1 - t0) / 128, (t2 - t1) / 128, n);
+	close(pm);
+	cap_ok();
+	cr_assert_eq(vspace_destroy(vs), 0);
+	cr_assert_eq(used_bytes(), 0);
+}
+
+Test(vspace, bad_colour_masks_change_nothing)
+{
+	setup(0);
+	int n = colours_or_skip();
+	char *base = vspace_base(vs);
+	int ram = dune_cap_ram_alloc(2 * MiB, 0, -1, 0);
+	int fr = dune_cap_free_slots(1);
+	cr_assert_eq(dune_cap_retype(ram, DUNE_CAP_FRAME, 0, 2 * MiB, 1, fr), 0);
+	int fds = count_fds();
+	uint64_t used = used_bytes();
+	int free0 = dune_cap_free_slots(1);
+
+	BAD(-EINVAL, base, 2 * MiB, .flags = RW | VS_PAGE_2M, .colours = 1);
+	BAD(-EINVAL, base, 2 * MiB, .flags = RW, .backing = VS_FRAME,
+	    .frame = fr, .colours = 1);
+	if (n < 64) {
+		BAD(-EINVAL, base, 2 * MiB, .flags = RW, .colours = 1ull << n);
+		BAD(-EINVAL, base, 2 * MiB, .flags = RW, .colours = ~0ull);
+	}
+	cr_assert_eq(used_bytes(), used);
+	cr_assert_eq(dune_cap_free_slots(1), free0);
+	cr_assert_eq(count_fds(), fds);
+	struct vs_stats s;
+	cr_assert_eq(vspace_stats(vs, &s), 0);
+	cr_assert_eq(s.faults, 0);
+	/* The space is free, and all n colours are a good mask. */
+	struct vs_region_attr ok = {.flags = RW,
+				    .colours = n == 64 ? ~0ull
+						       : (1ull << n) - 1};
+	struct vs_region *r;
+	cr_assert_eq(vspace_region_create(vs, base, 2 * MiB, &ok, &r), 0);
+	((volatile char *)base)[0] = 1;
+	cr_assert_eq(stats(r).faults, 1);
+	cr_assert_eq(vspace_destroy(vs), 0);
+	cr_assert_eq(dune_cap_delete(fr), 0);
+	cr_assert_eq(dune_cap_delete(ram), 0);
+}
+
+/* Without CAP_SYS_ADMIN pagemap shows PFNs as 0: colouring says so. */
+Test(vspace, colours_without_pfns_are_enotsup)
+{
+	setup(0);
+	colours_or_skip();
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	cr_assert_eq(syscall(SYS_capget, &h, d), 0);
+	d[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+	d[CAP_SYS_ADMIN / 32].permitted &= ~(1u << (CAP_SYS_ADMIN % 32));
+	cr_assert_eq(syscall(SYS_capset, &h, d), 0);
+	cr_assert_eq(vspace_colours(), -ENOTSUP);
+	BAD(-ENOTSUP, NULL, 2 * MiB, .flags = RW, .colours = 1);
+	struct vs_region *r = region(2 * MiB, RW, 0); /* uncoloured: fine */
+	((volatile char *)vs_region_start(r))[0] = 1;
+	cr_assert_eq(vspace_destroy(vs), 0);
 }
