@@ -19,8 +19,10 @@ int gl_trap_dispatch(struct dune_tf *tf);
 extern __attribute__((visibility("hidden"))) uint8_t gl_xsave_on;
 extern __attribute__((visibility("hidden"))) uint64_t gl_xsave_bytes;
 
-/* Drop libdune's cap space after the VM is gone (libdune/cap.c). */
-void dune_cap_forget(void);
+/* Drop libdune's cap space after the VM is gone (libdune/cap.c). Weak:
+ * a program that never uses dune/cap.h does not link cap.c at all (and
+ * the `dune run` shim leaves it out). */
+__attribute__((weak)) void dune_cap_forget(void);
 
 /* dune_is_inside() cached per thread (libdune/dune.c). */
 int dune_inside_cached(void);

@@ -133,7 +133,8 @@ int dune_destroy(void)
 		return -EBUSY;
 	vmm_signal_fini();
 	vmm_destroy(vmm_g); /* grants, reservations and shared roots go too */
-	dune_cap_forget();
+	if (dune_cap_forget)
+		dune_cap_forget();
 	return 0;
 }
 
