@@ -465,7 +465,10 @@ static struct gl_cap *live_vnode(int slot)
 }
 
 /* The entry of `root` at `level` for va, making missing implicit tables
- * above it (pool pages, the vmm's). Callers hold the memory lock. */
+ * above it (pool pages, the vmm's). Not gl_pt_walk(): a large page is
+ * refused (-EBUSY), not split, and the walk never enters a table that is
+ * not the pool's, i.e. an earlier graft: its entries belong to the cap
+ * space (-EEXIST). Callers hold the memory lock. */
 static uint64_t *entry_for(uint64_t root, uint64_t va, int level, int *err)
 {
 	uint64_t *t = (uint64_t *)(uintptr_t)root;
@@ -479,6 +482,9 @@ static uint64_t *entry_for(uint64_t root, uint64_t va, int level, int *err)
 			*e = pa | PTE_P | PTE_W | PTE_U;
 		} else if (*e & PTE_PS) {
 			*err = -EBUSY;
+			return NULL;
+		} else if (!vmm_pool_page(vmm_g, *e & PTE_ADDR_MASK)) {
+			*err = -EEXIST;
 			return NULL;
 		}
 		t = (uint64_t *)(uintptr_t)(*e & PTE_ADDR_MASK);

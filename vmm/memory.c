@@ -98,6 +98,13 @@ uint64_t vmm_lpool_avail(const struct vmm *vm)
 	return top > next ? (top - next) / LPAGE_SIZE : 0;
 }
 
+int vmm_pool_page(const struct vmm *vm, uint64_t pa)
+{
+	uint64_t lo = (uint64_t)(uintptr_t)vm->arena + ARENA_PT_OFF;
+	uint64_t hi = (uint64_t)(uintptr_t)vm->arena + ARENA_SIZE;
+	return !(pa & (PAGE_SIZE - 1)) && pa >= lo && pa < hi;
+}
+
 uint64_t vmm_pool_avail(const struct vmm *vm)
 {
 	return (vm->sh->pt_top - vm->sh->pt_next) / PAGE_SIZE +

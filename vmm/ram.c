@@ -314,10 +314,7 @@ static int fill_root(struct vmm *vm, uint64_t *root)
 static long ram_share_root(struct vmm *vm, uint64_t root, int forget)
 {
 	struct vmm_ram *ram = &vm->ram;
-	uint64_t lo = (uint64_t)(uintptr_t)vm->arena + ARENA_PT_OFF;
-	uint64_t hi = (uint64_t)(uintptr_t)vm->arena + ARENA_SIZE;
-	if ((root & (PAGE_SIZE - 1)) || root < lo || root >= hi ||
-	    root == vm->pt.root)
+	if (!vmm_pool_page(vm, root) || root == vm->pt.root)
 		return -EINVAL;
 	long r = 0;
 	vmm_mem_lock(vm);

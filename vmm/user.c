@@ -21,13 +21,6 @@ static void set_segments(struct vmm_vcpu *v, int cpl)
 	vmm_seg(&sr->ss, cpl ? (DUNE_SEL_UDATA | 3) : DUNE_SEL_KDATA, 0, cpl);
 }
 
-static int root_ok(const struct vmm *vm, uint64_t root)
-{
-	uint64_t lo = (uint64_t)(uintptr_t)vm->arena + ARENA_PT_OFF;
-	uint64_t hi = (uint64_t)(uintptr_t)vm->arena + ARENA_SIZE;
-	return !(root & (PAGE_SIZE - 1)) && root >= lo && root < hi;
-}
-
 void vmm_tf_from_regs(struct dune_tf *tf, const struct kvm_regs *r)
 {
 	tf->r15 = r->r15, tf->r14 = r->r14, tf->r13 = r->r13, tf->r12 = r->r12;
@@ -52,7 +45,7 @@ long vmm_user_enter(struct vmm_vcpu *v, gva_t tfp, uint64_t root,
 	struct dune_tf tf;
 	if (v->in_user)
 		return -EBUSY;
-	if (root && !root_ok(v->vm, root))
+	if (root && !vmm_pool_page(v->vm, root))
 		return -EINVAL;
 	if (vmm_copy_from_guest(v->vm, &tf, tfp, sizeof(tf)))
 		return -EFAULT;

@@ -198,6 +198,8 @@ void vmm_page_free(struct vmm *vm, uint64_t pa);
 int vmm_pool_alloc_contig(struct vmm *vm, uint64_t len, uint64_t *pa);
 int vmm_lpage_alloc(struct vmm *vm, uint64_t *pa);
 uint64_t vmm_pool_avail(const struct vmm *vm);
+/* 1 if pa is a page of the pool (tables the vmm or libdune made). */
+int vmm_pool_page(const struct vmm *vm, uint64_t pa);
 uint64_t vmm_lpool_avail(const struct vmm *vm); /* 2 MiB frames left */
 /* Copy to/from guest memory, checking the guest page table grants user
  * access (write if to_guest) and that the host mapping is there. */

@@ -339,6 +339,11 @@ Test(cap, operation_errors_change_nothing)
 	BAD(dune_cap_delete(t.ram), -EBUSY); /* descendants: revoke first */
 	BAD(dune_cap_delete(d), -EBADF);
 	BAD(dune_cap_graft(NULL, t.va, t.pd), -EEXIST);
+	/* Inside a grafted table: its entries are the cap space's. */
+	int spare = dune_cap_free_slots(1);
+	cr_assert_eq(dune_cap_retype(t.ram, DUNE_CAP_VNODE_PT, 200 * PG, PG, 1,
+				     spare), 0);
+	BAD(dune_cap_graft(NULL, t.va + 100 * 2 * MiB, spare), -EEXIST);
 	BAD(dune_cap_graft(NULL, t.va + PG, t.pt[0]), -EINVAL);
 	BAD(dune_cap_graft(NULL, (char *)&r, t.pd), -EINVAL);
 	BAD(dune_cap_graft(NULL, FAR_ALIGNED, t.pd), -EFAULT);
