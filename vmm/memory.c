@@ -664,6 +664,20 @@ int vmm_copy_to_guest(struct vmm *vm, gva_t dst, const void *src, size_t len)
 }
 
 /* ---- init ------------------------------------------------------------- */
+uint64_t vmm_map_aligned(uint64_t len, uint64_t align, int prot)
+{
+	uint8_t *raw = vmm_mmap(NULL, len + align, prot,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+	if (vmm_mmap_failed(raw))
+		return 0;
+	uint64_t a = ((uint64_t)(uintptr_t)raw + align - 1) & ~(align - 1);
+	if (a > (uint64_t)(uintptr_t)raw)
+		vmm_sys2(SYS_munmap, raw, a - (uint64_t)(uintptr_t)raw);
+	vmm_sys2(SYS_munmap, a + len, (uint64_t)(uintptr_t)raw + align - a);
+	return a;
+}
+
 int vmm_mem_init(struct vmm *vm)
 {
 	int r = -ENOMEM;
@@ -676,15 +690,10 @@ int vmm_mem_init(struct vmm *vm)
 		scratch = vmm_zalloc(MAX_IVL * sizeof(*scratch));
 	if (!vm->slots || !vm->free_ids || !scratch)
 		goto fail;
-	uint8_t *raw =
-	    vmm_mmap(NULL, ARENA_SIZE + ARENA_ALIGN, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vmm_mmap_failed(raw))
+	uintptr_t a = vmm_map_aligned(ARENA_SIZE, ARENA_ALIGN,
+				      PROT_READ | PROT_WRITE);
+	if (!a)
 		goto fail;
-	uintptr_t a = ((uintptr_t)raw + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
-	if (a > (uintptr_t)raw)
-		vmm_sys2(SYS_munmap, raw, a - (uintptr_t)raw);
-	vmm_sys2(SYS_munmap, a + ARENA_SIZE, (uintptr_t)raw + ARENA_ALIGN - a);
 	vm->arena = (uint8_t *)a;
 	/* The lock and the pool's bookkeeping live in the pool's first page:
 	 * guest-side libdune writes them, and a dune_vm_clone() never makes

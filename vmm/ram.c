@@ -58,20 +58,20 @@ static int thp_usable(void)
 	return known;
 }
 
-/* A host range of len bytes aligned to align, PROT_NONE, reserved only.
- * Returns the address or 0. */
-static uint64_t reserve_va(uint64_t len, uint64_t align)
+/* A host range of len bytes aligned to align, PROT_NONE, reserved only
+ * and private (never synced, refused to guest address-space calls).
+ * Returns the address or -errno. */
+static long reserve_private(struct vmm *vm, uint64_t len, uint64_t align)
 {
-	uint8_t *raw = vmm_mmap(NULL, len + align, PROT_NONE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				-1, 0);
-	if (vmm_mmap_failed(raw))
-		return 0;
-	uint64_t a = ((uint64_t)(uintptr_t)raw + align - 1) & ~(align - 1);
-	if (a > (uint64_t)(uintptr_t)raw)
-		vmm_sys2(SYS_munmap, raw, a - (uint64_t)(uintptr_t)raw);
-	vmm_sys2(SYS_munmap, a + len, (uint64_t)(uintptr_t)raw + align - a);
-	return a;
+	uint64_t a = vmm_map_aligned(len, align, PROT_NONE);
+	if (!a)
+		return -ENOMEM;
+	int r = vmm_mem_add_private(vm, a, a + len);
+	if (r) {
+		vmm_sys2(SYS_munmap, a, len);
+		return r;
+	}
+	return (long)a;
 }
 
 /* Put the PROT_NONE reservation back over [a, a+len) (drops the memory). */
@@ -101,15 +101,10 @@ static int window_init(struct vmm *vm)
 	/* Twice the budget, so that alignment and holes never make a grant
 	 * within the budget fail. */
 	uint64_t size = 2 * ram->max_bytes;
-	uint64_t w = reserve_va(size, WINDOW_ALIGN);
-	if (!w)
-		return -ENOMEM;
-	int r = vmm_mem_add_private(vm, w, w + size);
-	if (r) {
-		vmm_sys2(SYS_munmap, w, size);
-		return r;
-	}
-	ram->window = w;
+	long w = reserve_private(vm, size, WINDOW_ALIGN);
+	if (w < 0)
+		return (int)w;
+	ram->window = (uint64_t)w;
 	ram->window_size = size;
 	return 0;
 }
@@ -261,20 +256,15 @@ static long ram_reserve(struct vmm *vm, uint64_t len, uint64_t align)
 		return -EINVAL;
 	if (ram->nres >= VMM_MAX_RESERVED)
 		return -ENOSPC;
-	uint64_t a = reserve_va(len, align);
-	if (!a)
-		return -ENOMEM;
-	int r = vmm_mem_add_private(vm, a, a + len);
-	if (r) {
-		vmm_sys2(SYS_munmap, a, len);
-		return r;
-	}
+	long a = reserve_private(vm, len, align);
+	if (a < 0)
+		return a;
 	vmm_mem_lock(vm);
-	ram->res[ram->nres].start = a;
-	ram->res[ram->nres].end = a + len;
+	ram->res[ram->nres].start = (uint64_t)a;
+	ram->res[ram->nres].end = (uint64_t)a + len;
 	ram->nres++;
 	vmm_mem_unlock(vm);
-	return (long)a;
+	return a;
 }
 
 static long ram_unreserve(struct vmm *vm, uint64_t a, uint64_t len)

@@ -169,6 +169,9 @@ int vmm_probe_host(struct dune_host_info *info);
 
 /* ---- memory.c: memslots and the guest page table --------------------- */
 int vmm_mem_init(struct vmm *vm);
+/* Anonymous MAP_NORESERVE memory of len bytes aligned to align (a power
+ * of two), with prot. Returns the address or 0. */
+uint64_t vmm_map_aligned(uint64_t len, uint64_t align, int prot);
 void vmm_mem_fini(struct vmm *vm);
 /* Make [start, end) of the guest match the host: PTEs mirror host
  * protections and memslots cover exactly what is mapped. */
