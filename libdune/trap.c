@@ -65,8 +65,10 @@ int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 	if (!vmm_g || vmm_g->mode != DUNE_MODE_RING3)
 		return -ENOSYS;
 	/* The vmm may map the page with more rights than this vCPU's TLB
-	 * holds; drop what it holds first. */
-	dune_flush_tlb_one(addr);
+	 * holds; drop what it holds first (the vmm's own rule, as for
+	 * gl_flush_ret: only a present entry can be cached). */
+	if (fec & DUNE_PF_P)
+		dune_flush_tlb_one(addr);
 	return (int)vmm_sys3(DUNE_SYS_PF_PASS, tf, addr, fec);
 }
 
