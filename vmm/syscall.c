@@ -478,11 +478,17 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	long nr = (long)r->rax, ret;
 	uint64_t ret_rip = r->rcx, ret_flags = r->r11;
 
-	atomic_fetch_add(&v->vm->st_syscalls, 1);
 	if (v->in_user) { /* code run by dune_jump_to_user(): back to caller */
+		atomic_fetch_add(&v->vm->st_syscalls, 1);
 		vmm_user_exit(v, DUNE_RET_SYSCALL, NULL, 0);
 		return;
 	}
+	if (nr == DUNE_SYS_NOP) { /* dune_exit_nop(): the bare exit */
+		r->rax = 0;
+		resume_user(v, ret_rip, ret_flags);
+		return;
+	}
+	atomic_fetch_add(&v->vm->st_syscalls, 1);
 	if (vmm_cfg.sys_upcall && interposable(nr) &&
 	    r->rcx != (uint64_t)(uintptr_t)gl_passthrough_ret &&
 	    !upcall_syscall(v, r))

@@ -189,7 +189,7 @@ static int setup_fpu(struct vmm_vcpu *v)
  * by later threads (vmm_vcpu_release). */
 static int vcpu_kvm_init(struct vmm *vm, struct vmm_vcpu *v)
 {
-	static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL, DUNE_PORT_NOP};
+	static const uint8_t ring3_ports[] = {DUNE_PORT_SYSCALL};
 	int r;
 	v->fd = vmm_fd_high(
 	    (int)__vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)v->id));
@@ -659,8 +659,6 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 				handle_trap(v);
 			else if (run->io.port == DUNE_PORT_HCALL)
 				handle_hcall(v);
-			else if (run->io.port == DUNE_PORT_NOP)
-				; /* nothing: KVM resumes after the out */
 			else
 				vmm_die("guest wrote to an unknown I/O port",
 					v);

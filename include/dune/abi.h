@@ -12,7 +12,7 @@
 #include <stdint.h>
 #endif
 
-#define DUNE_ABI_VERSION 2
+#define DUNE_ABI_VERSION 3
 
 /* ---- Hypercall ports (port I/O exits, `out %al, $port`) ----------------
  * Port I/O is the exit: `vmcall`/`vmmcall` are unusable on software KVM (see
@@ -21,20 +21,20 @@
  *  SYSCALL   the LSTAR stub. Registers are the syscall's (rax = nr, rdi, rsi,
  *            rdx, r10, r8, r9; rcx = return rip, r11 = return rflags). The
  *            vmm executes the call and resumes at rcx with rax = result.
- *            The only port ring 3 may use (TSS I/O bitmap).
+ *            The TSS I/O bitmap grants this port (only) to CPL3, for
+ *            software KVMs on which `syscall` at CPL3 stays at CPL3; on
+ *            VT-x/AMD-V the stub always runs at CPL0. Nothing else relies
+ *            on the bitmap: QEMU's emulated SVM refuses it with the busy
+ *            TSS type that VT-x requires (docs/abi.md).
  *  TRAP      an exception stub. The ring-0 stack holds a struct
  *            dune_trap_frame at rsp; GPRs are live in registers. The vmm
  *            may edit both; the stub then pops vec/err and irets.
  *  HCALL     guestlib request from ring 0: rax = DUNE_HC_*, args rdi, rsi,
  *            rdx; result in rax (0 or -errno). Refused from CPL 3.
- *  NOP       does nothing and resumes after the `out`: the cheapest exit,
- *            the baseline the benchmarks compare forwarded syscalls with.
- *            Allowed from ring 3.
  */
 #define DUNE_PORT_SYSCALL 0xd0
 #define DUNE_PORT_TRAP 0xd1
 #define DUNE_PORT_HCALL 0xd2
-#define DUNE_PORT_NOP 0xd3
 
 /* Hypercall numbers for DUNE_PORT_HCALL. */
 #define DUNE_HC_NOP 0	/* returns 0: used to measure a bare exit */
@@ -107,6 +107,10 @@
  * SIGSEGV/SIGBUS with that state); the thread resumes at tf's state, so
  * the call does not return on success. */
 #define DUNE_SYS_PF_PASS 0x64756e68
+/* dune_exit_nop(): the vmm resumes the caller with rax = 0 and does
+ * nothing else (not counted as a forwarded syscall, never interposed):
+ * the cheapest exit, the unit the benchmarks compare others with. */
+#define DUNE_SYS_NOP 0x64756e69
 
 /* Host page size policy of granted RAM. */
 #define DUNE_HOST_PAGES_4K 0   /* 4 KiB host pages (THP disabled) */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "dune/abi.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -79,10 +81,18 @@ struct dune_stats {
 void dune_get_stats(struct dune_stats *out);
 
 /* One bare exit to the vmm and back, doing nothing: the unit of exit
- * cost for benchmarks. Only valid inside (outside it raises SIGSEGV). */
-static inline void dune_exit_nop(void)
+ * cost for benchmarks. A `syscall` with a number Linux does not have
+ * (DUNE_SYS_NOP): it reaches the vmm from either CPL on every KVM, and
+ * the vmm answers it before anything else. Returns 0 inside, -ENOSYS
+ * outside (the host kernel answers). */
+static inline long dune_exit_nop(void)
 {
-	__asm__ volatile("outb %%al, $0xd3" ::: "memory");
+	long r;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"((long)DUNE_SYS_NOP)
+			 : "rcx", "r11", "memory");
+	return r;
 }
 
 /* Log every forwarded syscall (name, arguments, result) to fd, like

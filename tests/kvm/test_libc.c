@@ -57,6 +57,7 @@ Test(libc, is_inside_reports_guest_threads)
 	pthread_t t;
 	void *in;
 	cr_assert_eq(dune_is_inside(), 0, "before dune_init");
+	cr_assert_eq(dune_exit_nop(), -ENOSYS, "the bare exit outside");
 	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
 	cr_assert_eq(dune_is_inside(), 0, "after dune_init, before dune_enter");
 	/* A thread that never entered. */
@@ -67,6 +68,7 @@ Test(libc, is_inside_reports_guest_threads)
 	assert_forwarding();
 	cr_assert_eq(dune_is_inside(), 1,
 		     "dune_is_inside() is 0 on a thread running in the guest");
+	cr_assert_eq(dune_exit_nop(), 0, "the bare exit inside");
 	/* A thread created inside the guest runs inside. */
 	cr_assert_eq(pthread_create(&t, NULL, report_inside, NULL), 0);
 	cr_assert_eq(pthread_join(t, &in), 0);
