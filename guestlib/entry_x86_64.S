@@ -35,7 +35,9 @@ gl_syscall_entry:
 	movq 72(%rdi), %rdi
 .endm
 
-/* Fast stubs (ring-3 mode): the vmm handles every exception. */
+/* Exception stubs (both modes): a vector with a registered handler is
+ * upcalled (gl_upcall), #UD may be a privileged request (gl_ud_fast),
+ * anything else exits to the vmm. */
 /* Vectors with a CPU-pushed error code: 8, 10-14, 17, 21, 29, 30. */
 .macro NOERR vec
 	.if (\vec - 8) && ((\vec < 10) || (\vec > 14)) && (\vec - 17) && (\vec - 21) && (\vec - 29) && (\vec - 30)
@@ -69,24 +71,13 @@ gl_exit_\vec:
 	iretq
 .endm
 
-/* Full stubs (ring-0 mode): save a struct dune_tf and try the in-guest
- * handlers first. */
-.macro FULL vec
-gl_full_\vec:
-	NOERR \vec
-	pushq $\vec
-	jmp gl_trap_full
-.endm
-
-
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	FAST \v
-	FULL \v
 	EXITONLY \v
 .endr
 
-/* #UD in ring-3 mode: a privileged request from gl_priv(), or a real #UD
- * for the vmm. Frame: [vec][err][rip]... ; rax, rdi, rsi are gl_priv()'s
+/* #UD: a privileged request from gl_priv() (ring-3 mode), or a real #UD
+ * for a handler or the vmm. Frame: [vec][err][rip]... ; rax, rdi, rsi are gl_priv()'s
  * (caller-saved: the request is a function call for its caller). */
 gl_ud_fast:
 	pushq %r11
@@ -130,9 +121,12 @@ gl_ud_fast:
 	addq $16, %rsp
 	iretq
 
-/* Upcall (ring-3 mode): IST frame [vec][err][rip][cs][rflags][rsp][ss].
- * Save everything as a struct dune_tf below the user's red zone and iret
- * to gl_upcall_entry in ring 3. About 40 instructions. */
+/* Upcall: IST frame [vec][err][rip][cs][rflags][rsp][ss]. Save everything
+ * as a struct dune_tf on the vCPU's upcall stack and iret to the
+ * application's CPL (the interrupted CS): gl_upcall_entry in ring 3,
+ * gl_upcall_entry0 in ring 0. The handler runs off the IST stack, so an
+ * exception inside it nests instead of overwriting this frame. About 40
+ * instructions. */
 gl_upcall:
 	pushq %rax
 	pushq %rdi
@@ -185,7 +179,10 @@ gl_upcall:
 	movq %rax, 168(%rdi)            /* ss */
 	movq %cr2, %rsi
 	leaq gl_upcall_entry(%rip), %rax
-	movq %rax, 32(%rsp)             /* resume in ring 3 at the entry */
+	testb $3, 40(%rsp)              /* the interrupted CPL */
+	jnz 3f
+	leaq gl_upcall_entry0(%rip), %rax
+3:	movq %rax, 32(%rsp)             /* resume at the entry */
 	movq %rdi, 56(%rsp)             /* on the stack below the tf */
 	addq $32, %rsp                  /* saved rdi/rax, vec, err */
 	iretq
@@ -203,46 +200,6 @@ gl_resume:
 	movq %rax, 40(%rsp)             /* rsp */
 	LOAD_TF_GPRS
 	addq $16, %rsp
-	iretq
-
-gl_trap_full:
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rsi
-	pushq %rdi
-	pushq %rbp
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
-	movq %rsp, %rdi
-	cld
-	call gl_trap_dispatch
-	testl %eax, %eax
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rbp
-	popq %rdi
-	popq %rsi
-	popq %rdx
-	popq %rcx
-	popq %rbx
-	popq %rax
-	jnz 1f
-	outb %al, $DUNE_PORT_TRAP /* no in-guest handler: the vmm decides */
-1:	addq $16, %rsp
 	iretq
 
 /* The vmm resumes a fixed #PF here instead of after the `out` when the
@@ -275,9 +232,11 @@ gl_upcall_entry:
 /* gl_upcall_dispatch(rdi, rsi) with the interrupted code's x87/SSE/AVX
  * state saved around it: handlers are ordinary C, and libc's string
  * functions use vector registers the interrupted code may hold live.
- * XSAVE where the guest may use it (gl_xsave_on), else FXSAVE; the area
- * (gl_xsave_bytes, 64-byte aligned) is on the upcall stack. */
-	.hidden gl_xsave_on, gl_xsave_bytes
+ * gl_fpu_save says how (GL_FPU_*, layout.h): XSAVE where the guest may use
+ * it, else FXSAVE, or nothing where handlers cannot touch vector state
+ * (emulated ring 0 on software KVM); the area (gl_xsave_bytes, 64-byte
+ * aligned) is on the upcall stack. */
+	.hidden gl_fpu_save, gl_xsave_bytes
 	.type gl_upcall_call, @function
 gl_upcall_call:
 	pushq %rbp
@@ -295,26 +254,30 @@ gl_upcall_call:
 	movq %rax, 568(%rsp)
 	movl $-1, %eax
 	movl $-1, %edx
-	cmpb $0, gl_xsave_on(%rip)
+	cmpb $GL_FPU_XSAVE, gl_fpu_save(%rip)
 	je 1f
-	xsave64 (%rsp)
+	cmpb $GL_FPU_FXSAVE, gl_fpu_save(%rip)
+	jne 2f
+	fxsave64 (%rsp)
 	jmp 2f
-1:	fxsave64 (%rsp)
+1:	xsave64 (%rsp)
 2:	call gl_upcall_dispatch
 	movl $-1, %eax
 	movl $-1, %edx
-	cmpb $0, gl_xsave_on(%rip)
+	cmpb $GL_FPU_XSAVE, gl_fpu_save(%rip)
 	je 3f
-	xrstor64 (%rsp)
+	cmpb $GL_FPU_FXSAVE, gl_fpu_save(%rip)
+	jne 4f
+	fxrstor64 (%rsp)
 	jmp 4f
-3:	fxrstor64 (%rsp)
+3:	xrstor64 (%rsp)
 4:	movq %rbp, %rsp
 	popq %rbp
 	ret
 	.size gl_upcall_call, .-gl_upcall_call
 
-/* Ring-0 mode: the same for a syscall upcall, resumed with iretq at CPL0
- * from a frame built below the tf. */
+/* Ring-0 mode: the same for an exception or syscall upcall, resumed with
+ * iretq at CPL0 from a frame built below the tf. */
 	.globl gl_upcall_entry0
 	.hidden gl_upcall_entry0
 	.type gl_upcall_entry0, @function
@@ -376,15 +339,10 @@ gl_priv_insn:
 
 	.section .data.rel.ro, "aw"
 	.balign 8
-	.globl gl_vectors_fast
-gl_vectors_fast:
+	.globl gl_vectors
+gl_vectors:
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad gl_fast_\v
-.endr
-	.globl gl_vectors_full
-gl_vectors_full:
-.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.quad gl_full_\v
 .endr
 	.globl gl_vectors_exit
 gl_vectors_exit:

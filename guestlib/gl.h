@@ -11,12 +11,9 @@ extern dune_pgflt_cb gl_pgflt_handler;
 extern dune_intr_cb gl_intr_handlers[];
 extern dune_syscall_cb gl_syscall_handler;
 long gl_passthrough(struct dune_tf *tf);
-/* After dune_init(): upcall the handlers registered before it. */
-void gl_upcall_mask_refresh(void);
-int gl_trap_dispatch(struct dune_tf *tf);
 /* How upcalls save the interrupted code's vector state (entry_x86_64.S):
- * XSAVE (1) or FXSAVE (0), and an area size that fits it. Set with the VM. */
-extern __attribute__((visibility("hidden"))) uint8_t gl_xsave_on;
+ * GL_FPU_* (layout.h), and an area size that fits it. Set with the VM. */
+extern __attribute__((visibility("hidden"))) uint8_t gl_fpu_save;
 extern __attribute__((visibility("hidden"))) uint64_t gl_xsave_bytes;
 
 /* Drop libdune's cap space after the VM is gone (libdune/cap.c). Weak:

@@ -58,6 +58,11 @@
 #define TSS_IOMAP_BYTES 8192
 #define TSS_LIMIT (TSS_IOMAP_OFF + TSS_IOMAP_BYTES) /* + trailing 0xff */
 
+/* How upcalls save the interrupted code's vector state (gl_fpu_save). */
+#define GL_FPU_NONE 0
+#define GL_FPU_FXSAVE 1
+#define GL_FPU_XSAVE 2
+
 #define MON_STACK_SIZE (GL_UL(256) << 10) /* monitor host stack per vCPU */
 #define UPCALL_STACK_SIZE (GL_UL(64) << 10) /* ring-3 handler stack per vCPU */
 #define VMM_MAX_PRIV 4096	      /* private (never-mapped) ranges */

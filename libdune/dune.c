@@ -48,8 +48,6 @@ int dune_init(enum dune_mode mode, unsigned flags)
 			vmm_cfg.stats_fd = vmm_fd_high(
 			    (int)vmm_sys3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3));
 	}
-	if (!r)
-		gl_upcall_mask_refresh();
 	return r;
 }
 

@@ -1,7 +1,7 @@
-/* libdune/trap.c: trap handlers (dune/trap.h). In ring-0 mode they run in
- * guestlib's ring-0 trap context (guestlib/trap.c); in ring-3 mode
- * guestlib's stubs upcall them in ring 3 without a VM exit
- * (gl_upcall_dispatch below), so they are ordinary C code. */
+/* libdune/trap.c: trap handlers (dune/trap.h). guestlib's exception stubs
+ * upcall them without a VM exit (gl_upcall_dispatch below), at the
+ * application's CPL on the vCPU's upcall stack, so they are ordinary C
+ * code in both modes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
@@ -16,31 +16,25 @@
 #include "vmm.h"
 
 extern uint64_t gl_upcall_mask;
-uint8_t gl_xsave_on;
+uint8_t gl_fpu_save;
 uint64_t gl_xsave_bytes = 4096;
 void gl_upcall_dispatch(struct dune_tf *tf, uint64_t cr2);
 
+/* Handlers live in ordinary (user-mapped) memory; the upcall reads them. */
+dune_pgflt_cb gl_pgflt_handler;
+dune_intr_cb gl_intr_handlers[DUNE_NR_VECTORS];
+dune_syscall_cb gl_syscall_handler;
+
+/* The stubs upcall vector vec while its bit is set (before dune_init()
+ * too: the mask is plain guest memory). */
 static int set_handler(int vec, int on)
 {
-	if (vmm_g && vmm_g->mode == DUNE_MODE_RING3) {
-		uint64_t bit = 1ull << vec;
-		if (on)
-			__atomic_fetch_or(&gl_upcall_mask, bit,
-					  __ATOMIC_SEQ_CST);
-		else
-			__atomic_fetch_and(&gl_upcall_mask, ~bit,
-					   __ATOMIC_SEQ_CST);
-	}
+	uint64_t bit = 1ull << vec;
+	if (on)
+		__atomic_fetch_or(&gl_upcall_mask, bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&gl_upcall_mask, ~bit, __ATOMIC_SEQ_CST);
 	return 0;
-}
-
-void gl_upcall_mask_refresh(void)
-{
-	/* Handlers registered before dune_init() chose ring-3 mode. */
-	for (int vec = 0; vec < DUNE_NR_VECTORS; vec++)
-		if (gl_intr_handlers[vec] ||
-		    (vec == DUNE_VEC_PF && gl_pgflt_handler))
-			set_handler(vec, 1);
 }
 
 int dune_register_pgflt_handler(dune_pgflt_cb cb)
@@ -62,8 +56,8 @@ int dune_register_intr_handler(int vec, dune_intr_cb cb)
 
 int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 {
-	if (!vmm_g || vmm_g->mode != DUNE_MODE_RING3)
-		return -ENOSYS;
+	if (!vmm_g)
+		return -EPERM;
 	/* The vmm may map the page with more rights than this vCPU's TLB
 	 * holds; drop what it holds first (the vmm's own rule, as for
 	 * gl_flush_ret: only a present entry can be cached). */

@@ -337,8 +337,6 @@ int vspace_create(unsigned flags, struct vspace **out)
 		return -EINVAL;
 	if (!dune_is_inside())
 		return -EPERM;
-	if (dune_get_mode() != DUNE_MODE_RING3)
-		return -ENOTSUP;
 	int nodes = flags & VSPACE_REPLICATE ? dune_cap_nodes() : 1;
 	if (nodes > VSPACE_MAX_NODES)
 		return -ENOTSUP;

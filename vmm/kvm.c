@@ -252,17 +252,39 @@ static void targeted_slot_zap(struct vmm *vm)
 	__vmm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c);
 }
 
-/* What the upcall path saves (guestlib/gl.h): XSAVE if guest ring 3 may
- * use it (its CR4.OSXSAVE, or on software KVM the host's, since ring 3 runs
- * on the real CPU), sized for everything the CPU supports. */
+/* An instruction KVM has to emulate and cannot (on VT-x/AMD-V: an access
+ * through a guest PTE to guest-physical memory no memslot backs, done by
+ * an instruction KVM's emulator lacks, such as a vector load) would by
+ * default become a #UD injected into the guest at CPL3, i.e. a SIGILL the
+ * program may even catch. With this capability every such failure exits
+ * to the vmm, which ends the process with SIGSEGV in both modes
+ * (vmm_unbacked_access). Real #UDs stay #UDs: KVM emulates only the few
+ * opcodes it must on a #UD intercept. Kernels before 5.14 lack it. */
+static void exit_on_emulation_failure(struct vmm *vm)
+{
+	struct kvm_enable_cap c = {.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+				   .args = {1}};
+	if (__vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+			(void *)(uintptr_t)KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
+		__vmm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c);
+}
+
+/* What the upcall path saves (guestlib/gl.h): XSAVE if the guest may use
+ * it (its CR4.OSXSAVE, or on software KVM the host's, since ring 3 runs on
+ * the real CPU), sized for everything the CPU supports; else FXSAVE.
+ * Nothing in emulated ring 0 (ring-0 mode on software KVM): KVM's
+ * emulator cannot execute XSAVE, and code there is integer-only anyway. */
 static void set_upcall_xsave(const struct vmm *vm)
 {
 	uint32_t r[4];
 	cpuid_host(1, 0, r);
 	int osxsave = !!(r[2] & (1u << 27));
-	gl_xsave_on = (uint8_t)(osxsave && (vm->has_xcrs || !vm->hw_virt));
+	gl_fpu_save = osxsave && (vm->has_xcrs || !vm->hw_virt) ? GL_FPU_XSAVE
+								 : GL_FPU_FXSAVE;
+	if (!vm->hw_virt && vm->mode == DUNE_MODE_RING0)
+		gl_fpu_save = GL_FPU_NONE;
 	gl_xsave_bytes = 512 + 64;
-	if (gl_xsave_on) {
+	if (gl_fpu_save == GL_FPU_XSAVE) {
 		cpuid_host(0xd, 0, r);
 		gl_xsave_bytes = r[2] > gl_xsave_bytes ? r[2] : gl_xsave_bytes;
 	}
@@ -334,15 +356,14 @@ int vmm_create(enum dune_mode mode, char *detail, size_t dlen)
 		goto fail;
 	}
 	targeted_slot_zap(vm);
+	exit_on_emulation_failure(vm);
 	r = vmm_mem_init(vm);
 	if (r) {
 		snprintf(detail, dlen, "setting up guest memory failed: %s",
 			 strerror(-r));
 		goto fail;
 	}
-	gl_build_idt(vm->arena + ARENA_IDT_OFF, vm->mode == DUNE_MODE_RING3
-						    ? gl_vectors_fast
-						    : gl_vectors_full);
+	gl_build_idt(vm->arena + ARENA_IDT_OFF, gl_vectors);
 	gl_build_idt(vm->arena + ARENA_UIDT_OFF, gl_vectors_exit);
 	static uint64_t generation;
 	vm->gen = ++generation;

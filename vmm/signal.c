@@ -141,13 +141,16 @@ _Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa)
 			": no memslot backs it (no capability covers it); "
 			"killed by SIGSEGV\n");
 	} else {
-		vmm_msg("dune: KVM could not emulate the ring-3 instruction "
-			"at rip ",
-			vmm_fmt_hex(b, v->run->s.regs.regs.rip),
-			": an access to guest-physical memory no memslot "
-			"backs (no capability covers it), or a vector store "
-			"to a page KVM write-protects as a page table; "
-			"killed by SIGSEGV\n");
+		vmm_msg("dune: KVM could not emulate the instruction at rip ",
+			vmm_fmt_hex(b, v->run->s.regs.regs.rip), NULL);
+		vmm_msg(": an access to guest-physical memory no memslot "
+			"backs (no capability covers it)",
+			v->vm->hw_virt
+			    ? "; killed by SIGSEGV\n"
+			    : ", or a vector store to a page this software "
+			      "KVM write-protects as a page table; killed by "
+			      "SIGSEGV\n",
+			NULL);
 	}
 	die_by(SIGSEGV);
 }
@@ -492,12 +495,6 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 		die_by(SIGSEGV);
 }
 
-static int text_of_guestlib(uint64_t rip)
-{
-	return rip >= (uint64_t)(uintptr_t)gl_text_start &&
-	       rip < (uint64_t)(uintptr_t)gl_text_end;
-}
-
 /* The host mask of this thread: the guest's mask plus the signals held
  * for the guest (recorded, not framed yet). */
 static void apply_mask(struct vmm_vcpu *v)
@@ -548,7 +545,7 @@ void vmm_signal_deliver_pending(struct vmm_vcpu *v)
 	if (v->in_user) /* the caller of dune_jump_to_user() gets it */
 		vmm_user_exit(v, DUNE_RET_SIGNAL, NULL, 0);
 	struct dune_trap_frame *tf = NULL;
-	if (text_of_guestlib(r->rip)) {
+	if (vmm_in_guestlib_text(r->rip)) {
 		/* Parked at a trap stub's `out`: the app state is in the
 		 * frame. Anywhere else in guestlib: deliver at the next exit.
 		 */

@@ -537,11 +537,6 @@ static void handle_trap(struct vmm_vcpu *v)
 static void handle_hcall(struct vmm_vcpu *v)
 {
 	struct kvm_regs *regs = &v->run->s.regs.regs;
-	if ((v->run->s.regs.sregs.cs.selector & 3) != 0) {
-		/* Ring 3 cannot reach this port (TSS I/O bitmap); if it did,
-		 * treat it as the #GP a native `out` would raise. */
-		vmm_die("hypercall from ring 3", v);
-	}
 	switch (regs->rax) {
 	case DUNE_HC_NOP:
 		regs->rax = 0;
@@ -562,6 +557,45 @@ static void handle_hcall(struct vmm_vcpu *v)
 		break;
 	}
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+/* An in/out the program itself executed: guest ring 0 in ring-0 mode
+ * (no I/O bitmap applies there), or a ring-3 `out` to the port the TSS
+ * grants for the software-KVM syscall quirk. Natively (no ioperm) it is a
+ * #GP: SIGSEGV with SI_KERNEL; under dune_jump_to_user() a #GP fault for
+ * the caller. Nothing reaches a port handler. */
+static void io_fault(struct vmm_vcpu *v)
+{
+	struct kvm_regs *r = &v->run->s.regs.regs;
+	if (v->in_user) {
+		struct dune_trap_frame f = {
+		    .vec = DUNE_VEC_GP, .rip = r->rip, .rflags = r->rflags,
+		    .rsp = r->rsp};
+		vmm_user_exit(v, DUNE_RET_FAULT, &f, 0);
+		return;
+	}
+	vmm_signal_force(v, SIGSEGV, SI_KERNEL, 0, NULL);
+}
+
+/* KVM_EXIT_IO: guestlib's stubs talk to the vmm through the syscall and
+ * trap ports; the hypercall port is open to any guest ring-0 code (the
+ * ABI of freestanding ring-0 payloads, docs/abi.md). Every other in/out
+ * is the program's and faults as it would natively. KVM leaves rip at the
+ * `out` and skips it on the next KVM_RUN unless the handler moved rip. */
+static void handle_io(struct vmm_vcpu *v)
+{
+	const struct kvm_run *run = v->run;
+	int out = run->io.direction == KVM_EXIT_IO_OUT;
+	int cpl0 = (run->s.regs.sregs.cs.selector & 3) == 0;
+	int stub = vmm_in_guestlib_text(run->s.regs.regs.rip);
+	if (out && cpl0 && run->io.port == DUNE_PORT_HCALL)
+		handle_hcall(v);
+	else if (out && stub && run->io.port == DUNE_PORT_SYSCALL)
+		vmm_handle_syscall(v);
+	else if (out && stub && run->io.port == DUNE_PORT_TRAP)
+		handle_trap(v);
+	else
+		io_fault(v);
 }
 
 static void handle_memory_fault(struct vmm_vcpu *v)
@@ -651,17 +685,7 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 		v->efault_repeat = 0;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
-			if (run->io.direction != KVM_EXIT_IO_OUT)
-				vmm_die("guest read from an I/O port", v);
-			if (run->io.port == DUNE_PORT_SYSCALL)
-				vmm_handle_syscall(v);
-			else if (run->io.port == DUNE_PORT_TRAP)
-				handle_trap(v);
-			else if (run->io.port == DUNE_PORT_HCALL)
-				handle_hcall(v);
-			else
-				vmm_die("guest wrote to an unknown I/O port",
-					v);
+			handle_io(v);
 			break;
 		case KVM_EXIT_INTR:
 			break;
@@ -671,10 +695,11 @@ _Noreturn void vmm_vcpu_run(struct vmm_vcpu *v)
 			 * access gets no data, the process a fatal SIGSEGV. */
 			vmm_unbacked_access(v, run->mmio.phys_addr);
 		case KVM_EXIT_INTERNAL_ERROR:
-			/* Ring-3 code runs natively: KVM emulates it only for
-			 * an access no memslot backs, and gives up on the
+			/* Guest code runs natively (VT-x/AMD-V: at any CPL;
+			 * software KVM: at CPL3): KVM emulates it only for an
+			 * access no memslot backs, and gives up on the
 			 * instructions it cannot emulate (SSE, ...). */
-			if (app_cpl(vm) == 3 &&
+			if ((app_cpl(vm) == 3 || vm->hw_virt) &&
 			    run->internal.suberror ==
 				KVM_INTERNAL_ERROR_EMULATION)
 				vmm_unbacked_access(v, 0);

@@ -347,8 +347,12 @@ _Noreturn void vmm_exit_thread_asm(void *stack, size_t size, long status);
 /* ---- guestlib symbols the vmm points the CPU at ---------------------- */
 extern const char gl_syscall_entry[];
 extern const char gl_text_start[], gl_text_end[];
-extern const uint64_t gl_vectors_fast[DUNE_NR_VECTORS];
-extern const uint64_t gl_vectors_full[DUNE_NR_VECTORS];
+static inline int vmm_in_guestlib_text(uint64_t rip)
+{
+	return rip >= (uint64_t)(uintptr_t)gl_text_start &&
+	       rip < (uint64_t)(uintptr_t)gl_text_end;
+}
+extern const uint64_t gl_vectors[DUNE_NR_VECTORS];
 extern const uint64_t gl_vectors_exit[DUNE_NR_VECTORS];
 void gl_build_gdt(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit);
 void gl_build_tss(void *tss, uint64_t ist1_top, const uint8_t *ring3_ports,
