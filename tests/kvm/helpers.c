@@ -17,6 +17,23 @@
 
 #include "dune/dune.h"
 
+int test_mode(void)
+{
+	struct dune_host_info hi;
+	const char *m = getenv("DUNE_TEST_MODE");
+	int r = dune_host_info(&hi);
+	cr_assert_eq(r, 0, "dune_host_info: %s", strerror(-r));
+	if (!m || !*m)
+		return hi.hw_virt ? DUNE_MODE_RING0 : DUNE_MODE_RING3;
+	if (!strcmp(m, "ring3"))
+		return DUNE_MODE_RING3;
+	cr_assert_str_eq(m, "ring0", "DUNE_TEST_MODE=%s: ring0 or ring3", m);
+	if (!hi.hw_virt)
+		cr_skip_test("ring 0 needs VT-x/AMD-V: this host's KVM emulates "
+			     "guest ring 0 and cannot run libc there");
+	return DUNE_MODE_RING0;
+}
+
 void enter_or_fail(int mode)
 {
 	int r = dune_init((enum dune_mode)mode, DUNE_INIT_QUIET);

@@ -8,6 +8,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The mode the KVM tests run in: DUNE_TEST_MODE ("ring0" or "ring3"; ctest
+ * runs every KVM test binary once per mode), else the mode DUNE_MODE_AUTO
+ * picks on this host. Ring 0 on a host without VT-x/AMD-V skips the test
+ * with the reason (guest ring 0 is emulated there and cannot run libc; the
+ * freestanding payloads of kvm_ring0 cover it). */
+int test_mode(void);
+
 /* Enter the guest in `mode` or fail the test with dune's own reason; then
  * assert_forwarding(). */
 void enter_or_fail(int mode);

@@ -36,7 +36,7 @@
 
 static void enter(void)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 }
 
 static uint64_t used_bytes(void)

@@ -18,7 +18,7 @@
 
 Test(cow, clone_gives_user_code_private_copies, .timeout = 60)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	cr_assert_neq(buf, MAP_FAILED);

@@ -19,11 +19,13 @@ Test(libc, enter_api_contract)
 {
 	cr_assert_eq(dune_get_mode(), DUNE_MODE_AUTO, "mode before init");
 	cr_assert_eq(dune_enter(), -EPERM, "dune_enter before dune_init");
-	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0, "%s",
+	int mode = test_mode();
+	int other = mode == DUNE_MODE_RING3 ? DUNE_MODE_RING0 : DUNE_MODE_RING3;
+	cr_assert_eq(dune_init(mode, DUNE_INIT_QUIET), 0, "%s",
 		     dune_strerror_detail());
-	cr_assert_eq(dune_init(DUNE_MODE_RING0, DUNE_INIT_QUIET), 0,
+	cr_assert_eq(dune_init(other, DUNE_INIT_QUIET), 0,
 		     "a second dune_init is a no-op returning 0");
-	cr_assert_eq(dune_get_mode(), DUNE_MODE_RING3,
+	cr_assert_eq(dune_get_mode(), mode,
 		     "the second dune_init changed the mode");
 	cr_assert_eq(dune_enter(), 0);
 	assert_forwarding();
@@ -58,7 +60,7 @@ Test(libc, is_inside_reports_guest_threads)
 	void *in;
 	cr_assert_eq(dune_is_inside(), 0, "before dune_init");
 	cr_assert_eq(dune_exit_nop(), -ENOSYS, "the bare exit outside");
-	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
+	cr_assert_eq(dune_init(test_mode(), DUNE_INIT_QUIET), 0);
 	cr_assert_eq(dune_is_inside(), 0, "after dune_init, before dune_enter");
 	/* A thread that never entered. */
 	cr_assert_eq(pthread_create(&t, NULL, report_inside, NULL), 0);
@@ -78,7 +80,7 @@ Test(libc, is_inside_reports_guest_threads)
 /* A second dune_enter() on a thread already inside is refused. */
 Test(libc, enter_twice_is_ebusy, .timeout = 30)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	int r = dune_enter();
 	cr_assert_eq(r, -EBUSY, "second dune_enter returned %d (%s)", r,
 		     strerror(-r));
@@ -89,7 +91,7 @@ Test(libc, printf_goes_through_forwarded_write)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	struct dune_stats s0, s1;
 	dune_get_stats(&s0);
 
@@ -118,7 +120,7 @@ Test(libc, printf_goes_through_forwarded_write)
 
 Test(libc, malloc_and_free)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	/* Small (heap), medium and large (mmap threshold) allocations. */
 	size_t sizes[] = {16, 1000, 100000, 4u << 20, 32u << 20};
 	unsigned char *ptrs[5];
@@ -151,7 +153,7 @@ Test(libc, malloc_and_free)
 Test(libc, files_and_stat)
 {
 	char path[] = "/tmp/dune-test-libc-XXXXXX";
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	int fd = mkstemp(path);
 	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
 	const char msg[] = "written from the guest\n";
@@ -189,7 +191,7 @@ Test(libc, files_and_stat)
 Test(libc, errno_is_the_hosts)
 {
 	pid_t pid = getpid();
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	cr_assert_eq(getpid(), pid, "the guest has the same PID");
 	errno = 0;
 	cr_assert_eq(open("/nonexistent-dune-test/file", O_RDONLY), -1);
@@ -216,7 +218,7 @@ Test(libc, syscall_trace_to_fd)
 	int p[2];
 	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
 	cr_assert_eq(dune_set_trace_fd(p[1]), 0);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	(void)getppid();
 	cr_assert_eq(open("/nonexistent-dune-trace", O_RDONLY), -1);
 	cr_assert_eq(dune_set_trace_fd(-1), 0);

@@ -26,7 +26,7 @@ Test(memory, mmap_1gib_every_page_touched, .timeout = 60)
 	const size_t chunk = 64 * MIB; /* 16 x 64 MiB = 1 GiB */
 	char *c[CHUNKS];
 	struct dune_stats s0, s1, s2;
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	dune_get_stats(&s0);
 	for (int i = 0; i < CHUNKS; i++) {
 		c[i] = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
@@ -69,7 +69,7 @@ Test(memory, mmap_1gib_every_page_touched, .timeout = 60)
 
 Test(memory, munmap_then_access_is_sigsegv)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(p, MAP_FAILED);
@@ -96,7 +96,7 @@ Test(memory, munmap_then_access_is_sigsegv)
 
 Test(memory, mprotect_none_gives_sigsegv_with_si_addr)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(p, MAP_FAILED);
@@ -148,7 +148,7 @@ Test(memory, mprotect_none_gives_sigsegv_with_si_addr)
 
 Test(memory, mremap_grow_keeps_data)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(p, MAP_FAILED);
@@ -169,7 +169,7 @@ Test(memory, mremap_grow_keeps_data)
 
 Test(memory, brk_and_sbrk_growth)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *base = sbrk(0);
 	cr_assert_neq(base, (void *)-1);
 	/* Grow in 16 steps of 4 MiB, writing every page. */
@@ -208,7 +208,7 @@ Test(memory, huge_sparse_reservation_is_lazy, .timeout = 30)
 {
 	const size_t len = 16ul << 30; /* 16 GiB */
 	struct dune_stats s0, s1;
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	dune_get_stats(&s0);
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -240,7 +240,7 @@ static __attribute__((noinline)) long deep(int depth)
  * below the usual 8 MiB limit). */
 Test(memory, stack_grows_on_demand)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	long want = 0;
 	for (int d = 0; d <= 64; d++)
 		want += 2 * (char)d;

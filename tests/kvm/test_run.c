@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dune/dune.h"
 #include "helpers.h"
 
 #ifndef DUNE_BIN
@@ -30,7 +31,9 @@ static void run_both(const char *how, struct outcome *native,
 		     struct outcome *dune)
 {
 	const char *nat[] = {BEHAVE_BIN, how, NULL};
-	const char *vm[] = {DUNE_BIN, "run", BEHAVE_BIN, how, NULL};
+	const char *mode = test_mode() == DUNE_MODE_RING0 ? "ring0" : "ring3";
+	const char *vm[] = {DUNE_BIN, "run",	  "--mode", mode, "--",
+			    BEHAVE_BIN, how,	  NULL};
 	cr_assert_eq(access(DUNE_BIN, X_OK), 0, "%s is not built", DUNE_BIN);
 	native->status = run_capture(nat, native->out, sizeof(native->out),
 				     &native->len);

@@ -44,7 +44,7 @@ static void handle(int sig, int flags)
 
 Test(signals, raise_runs_guest_handler_with_siginfo)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	handle(SIGUSR1, 0);
 	struct dune_stats s0, s1;
 	dune_get_stats(&s0);
@@ -60,7 +60,7 @@ Test(signals, raise_runs_guest_handler_with_siginfo)
 
 Test(signals, blocked_signal_delivered_on_unblock)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	handle(SIGUSR2, 0);
 	sigset_t set, old;
 	sigemptyset(&set);
@@ -87,7 +87,7 @@ Test(signals, blocking_read_interrupted_without_sa_restart, .timeout = 30)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	handle(SIGALRM, 0);
 	got = 0;
 	arm_timer_ms(50);
@@ -103,7 +103,7 @@ Test(signals, blocking_read_restarted_with_sa_restart, .timeout = 30)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	handle(SIGALRM, SA_RESTART);
 	wake_fd = p[1]; /* the handler writes the byte the read waits for */
 	got = 0;
@@ -119,7 +119,7 @@ Test(signals, blocking_read_restarted_with_sa_restart, .timeout = 30)
 Test(signals, handler_runs_on_sigaltstack)
 {
 	static char alt[64 * 1024];
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0};
 	cr_assert_eq(sigaltstack(&ss, NULL), 0);
 	handle(SIGUSR1, SA_ONSTACK);
@@ -175,7 +175,7 @@ Test(signals, fpu_state_survives_async_handlers, .timeout = 60)
 	/* volatile: each call really runs (fp_loop is pure to the compiler). */
 	volatile long n = 20000000;
 	double want = fp_loop(n);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	signal(SIGALRM, fp_handler);
 	struct itimerval it = {{0, 2000}, {0, 2000}};
 	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
@@ -191,7 +191,7 @@ Test(signals, fpu_state_survives_async_handlers, .timeout = 60)
 
 Test(signals, default_action_terminates_like_native, .signal = SIGTERM)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	kill(getpid(), SIGTERM);
 	for (int i = 0; i < 100; i++)
 		usleep(10000);

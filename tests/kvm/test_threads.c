@@ -40,7 +40,7 @@ static void *thread_fn(void *p)
 
 Test(threads, guest_thread_returns_value)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	struct targ a = {.in = 20};
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, thread_fn, &a), 0);
@@ -71,7 +71,7 @@ static void *contend(void *p)
 
 Test(threads, concurrent_guest_threads_share_memory)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(pthread_create(&t[i], NULL, contend, NULL), 0);
@@ -87,7 +87,7 @@ Test(threads, fork_child_runs_and_is_waited_for)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	volatile int shared = 5;
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -122,7 +122,7 @@ Test(threads, fork_child_killed_by_signal)
 {
 	struct rlimit no_core = {0, 0};
 	setrlimit(RLIMIT_CORE, &no_core);
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -138,7 +138,7 @@ Test(threads, fork_child_killed_by_signal)
 
 Test(threads, fork_exec_from_guest)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {

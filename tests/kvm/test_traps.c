@@ -116,7 +116,7 @@ static void write_fault_fixed_by_handler(int mode)
 
 Test(traps, write_fault_fixed_by_handler)
 {
-	write_fault_fixed_by_handler(DUNE_MODE_RING3);
+	write_fault_fixed_by_handler(test_mode());
 }
 
 static void map_on_demand(int mode)
@@ -151,7 +151,7 @@ static void map_on_demand(int mode)
 
 Test(traps, handler_maps_pages_on_demand)
 {
-	map_on_demand(DUNE_MODE_RING3);
+	map_on_demand(test_mode());
 }
 
 /* A handler is ordinary C: it may use vector registers (libc does). The
@@ -171,7 +171,7 @@ static void clobbering_handler(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 
 Test(traps, vector_state_survives_a_handler)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	region_len = LPG;
 	region = reserve(region_len);
 	cr_assert_eq(dune_register_pgflt_handler(clobbering_handler), 0);
@@ -198,7 +198,7 @@ Test(traps, vector_state_survives_a_handler)
 
 Test(traps, appel_li_rounds_cost_no_exit)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	region_len = LPG;
 	region = reserve(region_len);
 	cr_assert_eq(dune_vm_map_pages(NULL, region, 100 * PG, RW), 0);
@@ -261,7 +261,7 @@ static int catching(int sig, void (*fn)(void))
 Test(traps, unhandled_fault_after_removal_is_native_sigsegv,
      .signal = SIGSEGV)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	region_len = LPG;
 	region = reserve(region_len);
 	cr_assert_eq(dune_vm_map_pages(NULL, region, PG, RO), 0);
@@ -273,7 +273,7 @@ Test(traps, unhandled_fault_after_removal_is_native_sigsegv,
 
 Test(traps, unhandled_fault_after_removal_reaches_sigaction)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	region_len = LPG;
 	region = reserve(region_len);
 	cr_assert_eq(dune_vm_map_pages(NULL, region, PG, RO), 0);
@@ -338,7 +338,7 @@ static void ud_handler_advances_rip(int mode)
 
 Test(traps, ud_handler_advances_rip)
 {
-	ud_handler_advances_rip(DUNE_MODE_RING3);
+	ud_handler_advances_rip(test_mode());
 }
 
 static void de_fix_divisor(struct dune_tf *tf)
@@ -365,7 +365,7 @@ static void divide_by_zero(void)
 
 Test(traps, de_handler_changes_the_divisor)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_DE, de_fix_divisor), 0);
 	uint64_t rem, d;
 	(void)divide(1, 0, &rem, &d); /* warm-up */
@@ -406,7 +406,7 @@ static void do_breakpoint(void)
 
 Test(traps, bp_handler_resumes_after_int3)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_BP, bp_count), 0);
 	(void)breakpoint(); /* warm-up */
 	uint64_t x0 = exits_now();
@@ -422,25 +422,31 @@ Test(traps, bp_handler_resumes_after_int3)
 	cr_assert_eq(vec_calls, 2);
 }
 
-static void gp_skip_hlt(struct dune_tf *tf)
+/* A load from a non-canonical address: #GP at any CPL (a privileged
+ * instruction would not fault in ring-0 mode). */
+static void gp_skip_load(struct dune_tf *tf)
 {
 	vec_calls++;
 	vec_tf = *tf;
-	tf->rip += 1; /* hlt */
+	tf->rip += 3; /* mov (%rax), %rax */
 }
 
-static void do_hlt(void)
+static void do_noncanonical(void)
 {
-	__asm__ volatile("hlt");
+	uint64_t a = 0x8000000000000000ull;
+	__asm__ volatile(".byte 0x48, 0x8b, 0x00" /* mov (%rax), %rax */
+			 : "+a"(a)
+			 :
+			 : "memory");
 }
 
-Test(traps, gp_handler_skips_a_privileged_instruction)
+Test(traps, gp_handler_skips_a_faulting_instruction)
 {
-	enter_or_fail(DUNE_MODE_RING3);
-	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_GP, gp_skip_hlt), 0);
-	do_hlt(); /* warm-up */
+	enter_or_fail(test_mode());
+	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_GP, gp_skip_load), 0);
+	do_noncanonical(); /* warm-up */
 	uint64_t x0 = exits_now();
-	do_hlt();
+	do_noncanonical();
 	uint64_t x = exits_now() - x0;
 	cr_assert_eq(vec_calls, 2);
 	cr_assert_eq(x, 0, "a handled #GP cost %llu VM exits",
@@ -448,7 +454,7 @@ Test(traps, gp_handler_skips_a_privileged_instruction)
 	cr_assert_eq(vec_tf.vec, DUNE_VEC_GP);
 	cr_assert_eq(vec_tf.err, 0);
 	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_GP, NULL), 0);
-	cr_assert_eq(catching(SIGSEGV, do_hlt), SIGSEGV);
+	cr_assert_eq(catching(SIGSEGV, do_noncanonical), SIGSEGV);
 }
 
 /* ---- the trap frame -------------------------------------------------------- */
@@ -528,7 +534,7 @@ static void regs_handler(struct dune_tf *tf)
 
 Test(traps, handler_reads_and_changes_every_register)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	cr_assert_eq(dune_register_intr_handler(DUNE_VEC_UD, regs_handler), 0);
 	regs_trial(trial); /* warm-up */
 	for (int i = 0; i < NREGS; i++)
@@ -548,23 +554,4 @@ Test(traps, handler_reads_and_changes_every_register)
 			     "register %d after the handler: %#llx", i,
 			     (unsigned long long)trial[i]);
 	cr_assert_eq(trial[16] & 1, 0, "CF cleared by the handler");
-}
-
-/* ---- ring 0 (VT-x/AMD-V only) ---------------------------------------------- */
-Test(traps_ring0, write_fault_fixed_by_handler)
-{
-	skip_ring0_unless_hw_virt();
-	write_fault_fixed_by_handler(DUNE_MODE_RING0);
-}
-
-Test(traps_ring0, handler_maps_pages_on_demand)
-{
-	skip_ring0_unless_hw_virt();
-	map_on_demand(DUNE_MODE_RING0);
-}
-
-Test(traps_ring0, ud_handler_advances_rip)
-{
-	skip_ring0_unless_hw_virt();
-	ud_handler_advances_rip(DUNE_MODE_RING0);
 }

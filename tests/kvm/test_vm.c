@@ -104,7 +104,7 @@ Test(vm, set_root_before_dune_init_is_eperm)
 
 Test(vm, set_root_errors)
 {
-	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
+	cr_assert_eq(dune_init(test_mode(), DUNE_INIT_QUIET), 0);
 	cr_assert_eq(dune_set_root(NULL), -EINVAL);
 	/* Initialized but not entered: there is no vCPU to switch. */
 	cr_assert_eq(dune_set_root(dune_pgroot()), -EPERM);
@@ -118,7 +118,7 @@ Test(vm, set_root_errors)
 /* ---- map_pages ----------------------------------------------------------- */
 Test(vm, map_pages_4k_is_guest_only_zeroed_memory)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(LPG), *va = r + PG;
 	uint64_t x0 = exits_now();
@@ -160,7 +160,7 @@ Test(vm, map_pages_4k_is_guest_only_zeroed_memory)
 
 Test(vm, map_pages_perm_bits)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(LPG);
 	static const struct {
@@ -186,17 +186,19 @@ Test(vm, map_pages_perm_bits)
 			     "perm %#x: pte %#llx", c[i].perm,
 			     (unsigned long long)*e);
 	}
-	/* Semantics from ring 3: read-only, supervisor-only, not present. */
+	/* Semantics: read-only (CR0.WP: for ring 0 too), supervisor-only
+	 * (readable from ring 0 only), not present. */
 	cr_assert(readable(r));
 	cr_assert_not(writable(r));
-	cr_assert_not(readable(r + 5 * PG), "a page without PERM_U");
+	cr_assert_eq(readable(r + 5 * PG), dune_get_mode() == DUNE_MODE_RING0,
+		     "a page without PERM_U in mode %d", dune_get_mode());
 	cr_assert_not(readable(r + 6 * PG), "a PERM_NONE page");
 	cr_assert(writable(r + PG));
 }
 
 Test(vm, map_pages_2m)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	uint64_t x0 = exits_now();
@@ -222,7 +224,7 @@ Test(vm, map_pages_2m)
 
 Test(vm, map_pages_invalid_arguments_change_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	struct dune_host_info hi;
 	cr_assert_eq(dune_host_info(&hi), 0);
@@ -290,7 +292,7 @@ Test(vm, map_pages_invalid_arguments_change_nothing)
 
 Test(vm, map_pages_2m_out_of_frames_changes_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	/* 512 GiB of 2 MiB pages: far more than the pool holds. */
 	FAILS_UNCHANGED(root, FAR_VA, 1ul << 39, -ENOMEM,
@@ -304,7 +306,7 @@ Test(vm, map_pages_2m_out_of_frames_changes_nothing)
 /* ---- map_phys ------------------------------------------------------------ */
 Test(vm, map_phys_aliases_process_memory)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *host = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -333,7 +335,7 @@ Test(vm, map_phys_aliases_process_memory)
 
 Test(vm, map_phys_2m)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *raw = mmap(NULL, 2 * LPG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -354,7 +356,7 @@ Test(vm, map_phys_2m)
 
 Test(vm, map_phys_invalid_arguments_change_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *host = mmap(NULL, 2 * LPG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -396,7 +398,7 @@ Test(vm, map_phys_invalid_arguments_change_nothing)
 /* ---- unmap --------------------------------------------------------------- */
 Test(vm, unmap_4k_and_split_2m)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	cr_assert_eq(dune_vm_map_pages(root, r, 4 * PG, RW), 0);
@@ -444,7 +446,7 @@ Test(vm, unmap_4k_and_split_2m)
 
 Test(vm, unmap_invalid_arguments_change_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(LPG);
 	cr_assert_eq(dune_vm_map_pages(root, r, 4 * PG, RW), 0);
@@ -462,7 +464,7 @@ Test(vm, unmap_invalid_arguments_change_nothing)
 /* ---- mprotect ------------------------------------------------------------ */
 Test(vm, mprotect_4k_and_2m)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	cr_assert_eq(dune_vm_map_pages(root, r, 4 * PG, RW), 0);
@@ -513,7 +515,7 @@ Test(vm, mprotect_4k_and_2m)
 
 Test(vm, mprotect_invalid_arguments_change_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(4 * LPG);
 	size_t len = 4 * LPG;
@@ -543,7 +545,7 @@ Test(vm, mprotect_invalid_arguments_change_nothing)
 /* ---- lookup -------------------------------------------------------------- */
 Test(vm, lookup_create_and_edit_the_pte_directly)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	ptent_t *e = (ptent_t *)1;
@@ -596,7 +598,7 @@ static int stop_cb(const void *arg, ptent_t *e, void *va)
 
 Test(vm, page_walk_order_bounds_and_stop)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(4 * LPG), *t = r + LPG;
 	cr_assert_eq(dune_vm_map_pages(root, r, LPG, RW | PERM_BIG), 0);
@@ -638,7 +640,7 @@ Test(vm, page_walk_order_bounds_and_stop)
 
 Test(vm, page_walk_outside_user_half_is_efault)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	struct walk_stop w = {0, 0};
 	cr_assert_eq(dune_vm_page_walk(dune_pgroot(), FAR_VA,
 				       (void *)(USER_END + PG), stop_cb, &w),
@@ -648,7 +650,7 @@ Test(vm, page_walk_outside_user_half_is_efault)
 
 Test(vm, page_walk_reports_only_present_leaves)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(LPG);
 	cr_assert_eq(dune_vm_map_pages(root, r, 2 * PG, RW), 0);
@@ -662,7 +664,7 @@ Test(vm, page_walk_reports_only_present_leaves)
 /* ---- clone / new_root / free --------------------------------------------- */
 Test(vm, clone_and_free_a_new_root)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	uint64_t x0 = exits_now();
@@ -746,7 +748,7 @@ static void cow_handler(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
  * clone with dune_jump_to_user(): tests/kvm/test_cow.c.) */
 Test(vm, cow_after_clone_set_root_and_back, .timeout = 30)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	cr_assert_neq(buf, MAP_FAILED);
@@ -782,7 +784,7 @@ Test(vm, cow_after_clone_set_root_and_back, .timeout = 30)
 
 Test(vm, default_pgflt_handler_copies_a_cow_page)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *host = mmap(NULL, 3 * LPG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -834,7 +836,7 @@ Test(vm, default_pgflt_handler_copies_a_cow_page)
 /* ---- page pool ----------------------------------------------------------- */
 Test(vm, page_alloc_and_free)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	char *p = dune_page_alloc();
 	cr_assert_not_null(p);
 	cr_assert_eq((uintptr_t)p & (PG - 1), 0);
@@ -856,7 +858,7 @@ Test(vm, page_alloc_and_free)
 /* ---- accessed / dirty bits ----------------------------------------------- */
 Test(vm, accessed_and_dirty_bits)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG);
 	volatile char *v = r;
@@ -914,7 +916,7 @@ static void assert_scan(ptent_t *root, void *va, size_t len, int clear,
 
 Test(vm, scan_dirty_returns_exactly_the_written_pages)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot();
 	char *r = reserve(2 * LPG), *b = r + LPG;
 	volatile char *v = r;
@@ -1025,13 +1027,13 @@ static void tlb_sequence(int mode)
 
 Test(vm, tlb_is_correct_after_every_change)
 {
-	tlb_sequence(DUNE_MODE_RING3);
+	tlb_sequence(test_mode());
 }
 
 /* ---- exits --------------------------------------------------------------- */
 Test(vm, no_vm_exit_for_pte_changes_and_flushes)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	ptent_t *root = dune_pgroot(), *e;
 	char *r = reserve(4 * LPG);
 	uintptr_t out[8];
@@ -1060,29 +1062,4 @@ Test(vm, no_vm_exit_for_pte_changes_and_flushes)
 	uint64_t x = exits_now() - x0;
 	cr_assert_eq(x, 0, "%llu VM exits for 20 rounds of PTE changes and "
 		     "flushes", (unsigned long long)x);
-}
-
-/* ---- ring 0 (VT-x/AMD-V only) -------------------------------------------- */
-Test(vm_ring0, tlb_is_correct_after_every_change)
-{
-	skip_ring0_unless_hw_virt();
-	tlb_sequence(DUNE_MODE_RING0);
-}
-
-Test(vm_ring0, map_scan_and_exits)
-{
-	skip_ring0_unless_hw_virt();
-	enter_or_fail(DUNE_MODE_RING0);
-	ptent_t *root = dune_pgroot();
-	char *r = reserve(LPG);
-	uintptr_t out[4];
-	uint64_t x0 = exits_now();
-	cr_assert_eq(dune_vm_map_pages(root, r, 8 * PG, RW), 0);
-	r[3 * PG] = 1;
-	cr_assert_eq(dune_vm_scan_dirty(root, r, LPG, out, 4, 1), 1);
-	cr_assert_eq(out[0], (uintptr_t)r + 3 * PG);
-	cr_assert_eq(dune_vm_scan_dirty(root, r, LPG, out, 4, 1), 0);
-	cr_assert_eq(dune_vm_mprotect(root, r, 8 * PG, RO), 0);
-	cr_assert_eq(dune_vm_unmap(root, r, 8 * PG), 0);
-	cr_assert_eq(exits_now(), x0);
 }

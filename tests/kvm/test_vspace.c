@@ -37,7 +37,7 @@ static struct vspace *vs;
 
 static void setup(unsigned flags)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	int r = vspace_create(flags, &vs);
 	cr_assert_eq(r, 0, "vspace_create: %d", r);
 }
@@ -617,7 +617,7 @@ Test(vspace, bad_arguments_change_nothing)
 
 Test(vspace, not_inside_is_eperm)
 {
-	cr_assert_eq(dune_init(DUNE_MODE_RING3, DUNE_INIT_QUIET), 0);
+	cr_assert_eq(dune_init(test_mode(), DUNE_INIT_QUIET), 0);
 	struct vspace *v;
 	cr_assert_eq(vspace_create(0, &v), -EPERM);
 }
@@ -625,7 +625,7 @@ Test(vspace, not_inside_is_eperm)
 /* ---- destroy ------------------------------------------------------- */
 Test(vspace, destroy_leaves_nothing)
 {
-	enter_or_fail(DUNE_MODE_RING3);
+	enter_or_fail(test_mode());
 	int fds = count_fds();
 	cr_assert_eq(used_bytes(), 0);
 	int free_all = dune_cap_free_slots(DUNE_CAP_SLOTS);
