@@ -156,21 +156,28 @@ enum dune_mode dune_get_mode(void)
 
 void dune_get_stats(struct dune_stats *o)
 {
-	struct vmm *vm = vmm_g;
-	memset(o, 0, sizeof(*o));
-	if (!vm)
-		return;
-	o->exits = atomic_load(&vm->st_exits);
-	o->syscalls = atomic_load(&vm->st_syscalls);
-	o->faults = atomic_load(&vm->st_faults);
-	o->signals = atomic_load(&vm->st_signals);
-	o->pt_syncs = atomic_load(&vm->st_syncs);
-	o->monitor_ns = atomic_load(&vm->st_monitor_ns);
-	vmm_mem_lock(vm);
-	o->memslots = (uint64_t)vm->nslots;
-	for (int i = 0; i < vm->nslots; i++)
-		o->memslot_bytes += vm->slots[i].end - vm->slots[i].start;
-	vmm_mem_unlock(vm);
+	vmm_get_stats(o);
+}
+
+int dune_set_trace_fd(int fd)
+{
+	vmm_set_trace_fd(fd);
+	return 0;
+}
+
+int dune_set_exec_env(const char *const *entries)
+{
+	return vmm_set_exec_env(entries);
+}
+
+int dune_set_exec_loader(const char *path)
+{
+	return vmm_set_exec_loader(path);
+}
+
+int dune_set_self_exe(const char *path)
+{
+	return vmm_set_self_exe(path);
 }
 
 int dune_host_info(struct dune_host_info *out)

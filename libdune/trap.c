@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,6 +15,13 @@
 #include "gl.h"
 #include "sys.h"
 #include "vmm.h"
+
+/* entry_x86_64.S builds and reads struct dune_tf by these offsets. */
+_Static_assert(offsetof(struct dune_tf, rdi) == 72 &&
+		   offsetof(struct dune_tf, vec) == 15 * 8 &&
+		   offsetof(struct dune_tf, rip) == 17 * 8 &&
+		   sizeof(struct dune_tf) == DUNE_TF_SIZE,
+	       "struct dune_tf is the stubs' layout");
 
 extern uint64_t gl_upcall_mask;
 uint8_t gl_fpu_save;
@@ -64,6 +72,15 @@ int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 	if (fec & DUNE_PF_P)
 		dune_flush_tlb_one(addr);
 	return (int)vmm_sys3(DUNE_SYS_PF_PASS, tf, addr, fec);
+}
+
+int dune_register_syscall_handler(dune_syscall_cb cb)
+{
+	if (!vmm_g)
+		return -EPERM;
+	gl_syscall_handler = cb;
+	vmm_set_syscall_upcall(cb != NULL);
+	return 0;
 }
 
 long dune_passthrough_syscall(struct dune_tf *tf)

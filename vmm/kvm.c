@@ -82,19 +82,38 @@ static void cpuid_host(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
-static int host_hw_virt(void)
+/* "VT-x" or "AMD-V" if the CPU KVM runs on offers it, else "". */
+static const char *host_virt(void)
 {
 	uint32_t r[4];
 	cpuid_host(1, 0, r);
 	if (r[2] & (1u << 5)) /* VMX */
-		return 1;
+		return "VT-x";
 	cpuid_host(0x80000000, 0, r);
 	if (r[0] >= 0x80000001) {
 		cpuid_host(0x80000001, 0, r);
 		if (r[2] & (1u << 2)) /* SVM */
-			return 1;
+			return "AMD-V";
 	}
-	return 0;
+	return "";
+}
+
+static int host_hw_virt(void)
+{
+	return *host_virt() != 0;
+}
+
+/* Whether KVM uses nested paging (EPT/NPT): the vendor module's parameter
+ * (Y/N, or 1/0 on old kernels); -1 when no vendor module is loaded. */
+static int host_tdp(void)
+{
+	char b[8];
+	if (vmm_read_text("/sys/module/kvm_intel/parameters/ept", b,
+			  sizeof(b)) <= 0 &&
+	    vmm_read_text("/sys/module/kvm_amd/parameters/npt", b,
+			  sizeof(b)) <= 0)
+		return -1;
+	return b[0] == 'Y' || b[0] == '1';
 }
 
 static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn)
@@ -400,6 +419,8 @@ int vmm_probe_host(struct dune_host_info *info)
 	memset(info, 0, sizeof(*info));
 	memset(&vm, 0, sizeof(vm));
 	info->hw_virt = host_hw_virt();
+	snprintf(info->virt, sizeof(info->virt), "%s", host_virt());
+	info->tdp = host_tdp();
 	uint32_t b[12];
 	cpuid_host(0x80000002, 0, b);
 	cpuid_host(0x80000003, 0, b + 4);

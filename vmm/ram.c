@@ -44,17 +44,9 @@ static int thp_usable(void)
 	if (known >= 0)
 		return known;
 	char buf[128];
-	int fd = (int)vmm_sys3(SYS_open,
-			       "/sys/kernel/mm/transparent_hugepage/enabled",
-			       O_RDONLY | O_CLOEXEC, 0);
-	long n = fd >= 0 ? vmm_sys3(SYS_read, fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		vmm_close(fd);
-	known = 0;
-	if (n > 0) {
-		buf[n] = 0;
-		known = strstr(buf, "[never]") == NULL;
-	}
+	known = vmm_read_text("/sys/kernel/mm/transparent_hugepage/enabled",
+			      buf, sizeof(buf)) > 0 &&
+		!strstr(buf, "[never]");
 	return known;
 }
 

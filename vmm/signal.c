@@ -484,6 +484,9 @@ void vmm_signal_force(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
 	struct gctx c;
 	siginfo_t si;
 	mask = v->guest_mask;
+	if (vmm_cfg.trace_fd >= 0)
+		vmm_trace_signal(v, sig, code, addr,
+				 tf ? tf->rip : v->run->s.regs.regs.rip);
 	if (!has_handler(v, sig) || (mask & SIGBIT(sig)))
 		die_by(sig); /* as force_sig(): blocked or default kills */
 	memset(&si, 0, sizeof(si));

@@ -7,6 +7,7 @@
 #ifndef VMM_SYS_H
 #define VMM_SYS_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -56,6 +57,18 @@ static inline long vmm_close(int fd)
 static inline long vmm_write(int fd, const void *b, size_t n)
 {
 	return vmm_sys3(SYS_write, fd, b, n);
+}
+/* The start of a small text file (sysfs, procfs) into buf, NUL-ended:
+ * the length read or -errno. */
+static inline long vmm_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = (int)vmm_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	long n = vmm_sys3(SYS_read, fd, buf, len - 1);
+	vmm_close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
 }
 static inline int vmm_gettid(void)
 {

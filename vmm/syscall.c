@@ -449,17 +449,13 @@ static int interposable(long nr)
 	}
 }
 
-int dune_register_syscall_handler(dune_syscall_cb cb)
+void vmm_set_syscall_upcall(int on)
 {
-	if (!vmm_g)
-		return -EPERM;
-	gl_syscall_handler = cb;
 	vmm_cfg.sys_upcall =
-	    !cb ? 0
+	    !on ? 0
 		: (uint64_t)(uintptr_t)(vmm_g->mode == DUNE_MODE_RING3
 					    ? gl_upcall_entry
 					    : gl_upcall_entry0);
-	return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

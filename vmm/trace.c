@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <seccomp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,12 +31,11 @@ static void load_names(void)
 	names_ready = 1;
 }
 
-int dune_set_trace_fd(int fd)
+void vmm_set_trace_fd(int fd)
 {
 	if (fd >= 0)
 		load_names();
 	vmm_cfg.trace_fd = fd;
-	return 0;
 }
 
 struct buf {
@@ -82,12 +82,51 @@ void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],
 	vmm_write(vmm_cfg.trace_fd, b.s, b.n);
 }
 
+void vmm_trace_signal(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
+		      uint64_t rip)
+{
+	struct buf b = {.n = 0};
+	char t[24];
+	const char *name = sigabbrev_np(sig);
+	put(&b, "[");
+	put(&b, vmm_fmt_dec(t, v->tid));
+	put(&b, "] --- SIG");
+	put(&b, name ? name : vmm_fmt_dec(t, sig));
+	put(&b, " {si_code=");
+	put(&b, vmm_fmt_dec(t, code));
+	put(&b, ", si_addr=");
+	put(&b, vmm_fmt_hex(t, addr));
+	put(&b, "} at rip ");
+	put(&b, vmm_fmt_hex(t, rip));
+	put(&b, " ---\n");
+	vmm_write(vmm_cfg.trace_fd, b.s, b.n);
+}
+
+void vmm_get_stats(struct dune_stats *o)
+{
+	struct vmm *vm = vmm_g;
+	memset(o, 0, sizeof(*o));
+	if (!vm)
+		return;
+	o->exits = atomic_load(&vm->st_exits);
+	o->syscalls = atomic_load(&vm->st_syscalls);
+	o->faults = atomic_load(&vm->st_faults);
+	o->signals = atomic_load(&vm->st_signals);
+	o->pt_syncs = atomic_load(&vm->st_syncs);
+	o->monitor_ns = atomic_load(&vm->st_monitor_ns);
+	vmm_mem_lock(vm);
+	o->memslots = (uint64_t)vm->nslots;
+	for (int i = 0; i < vm->nslots; i++)
+		o->memslot_bytes += vm->slots[i].end - vm->slots[i].start;
+	vmm_mem_unlock(vm);
+}
+
 void vmm_print_stats(void)
 {
 	struct dune_stats st;
 	struct buf b = {.n = 0};
 	char t[24];
-	dune_get_stats(&st);
+	vmm_get_stats(&st);
 	put(&b, "dune: stats: exits=");
 	put(&b, vmm_fmt_dec(t, (long)st.exits));
 	put(&b, " syscalls=");
@@ -109,7 +148,7 @@ void vmm_print_stats(void)
 		  b.s, b.n);
 }
 
-int dune_set_exec_env(const char *const *entries)
+int vmm_set_exec_env(const char *const *entries)
 {
 	size_t len = 1;
 	int n = 0;
@@ -148,12 +187,12 @@ static int set_path(char *dst, size_t cap, const char *path)
 	return 0;
 }
 
-int dune_set_exec_loader(const char *path)
+int vmm_set_exec_loader(const char *path)
 {
 	return set_path(vmm_cfg.loader, sizeof(vmm_cfg.loader), path);
 }
 
-int dune_set_self_exe(const char *path)
+int vmm_set_self_exe(const char *path)
 {
 	return set_path(vmm_cfg.self_exe, sizeof(vmm_cfg.self_exe), path);
 }

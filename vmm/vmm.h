@@ -260,6 +260,8 @@ extern const char gl_upcall_entry[], gl_upcall_entry0[];
 extern const char gl_passthrough_ret[];
 
 /* ---- syscall.c: forwarded syscalls ---------------------------------- */
+/* Upcall every interposable syscall to gl_syscall_handler (on) or not. */
+void vmm_set_syscall_upcall(int on);
 void vmm_handle_syscall(struct vmm_vcpu *v);
 
 /* ---- user.c: dune_jump_to_user ---------------------------------------- */
@@ -293,10 +295,20 @@ long vmm_sys_execve(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
 /* readlink(at) answering dune_set_self_exe()'s path for /proc/self/exe. */
 long vmm_sys_readlink(struct vmm_vcpu *v, long nr, const uint64_t a[6]);
 
-/* ---- trace.c: --trace and --stats ---------------------------------- */
+/* ---- trace.c: --trace, --stats and the settings of `dune run` -------- */
 void vmm_trace_syscall(struct vmm_vcpu *v, long nr, const uint64_t args[6],
 		       long ret);
+/* A signal dune raises for an exception (fatal or framed): one line. */
+void vmm_trace_signal(struct vmm_vcpu *v, int sig, int code, uint64_t addr,
+		      uint64_t rip);
 void vmm_print_stats(void);
+void vmm_get_stats(struct dune_stats *o);
+/* The backends of dune_set_trace_fd(), dune_set_exec_env(),
+ * dune_set_exec_loader() and dune_set_self_exe() (dune/dune.h). */
+void vmm_set_trace_fd(int fd);
+int vmm_set_exec_env(const char *const *entries);
+int vmm_set_exec_loader(const char *path);
+int vmm_set_self_exe(const char *path);
 
 /* ---- signal.c: signals into the guest ------------------------------- */
 int vmm_signal_init(struct vmm *vm);

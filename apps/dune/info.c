@@ -140,10 +140,12 @@ int cmd_info(int argc, char **argv)
 	}
 	int r = dune_host_info(&hi);
 	printf("cpu:              %s\n", hi.cpu);
-	printf("virtualization:   %s\n",
-	       hi.hw_virt ? "hardware (VT-x/AMD-V flag present)"
-			  : "software KVM (no vmx/svm flag): guest ring 0 is "
-			    "emulated, ring 3 is native");
+	if (hi.hw_virt)
+		printf("virtualization:   %s (%s flag)\n", hi.virt,
+		       strcmp(hi.virt, "VT-x") ? "svm" : "vmx");
+	else
+		printf("virtualization:   none (no vmx/svm flag): a KVM here "
+		       "is software KVM, which emulates guest ring 0\n");
 	if (r) {
 		/* Same message dune_init would give. */
 		dune_init(DUNE_MODE_AUTO, DUNE_INIT_QUIET);
@@ -155,13 +157,30 @@ int cmd_info(int argc, char **argv)
 	       "phys %d bits, 1 GiB pages %s\n",
 	       hi.api_version, hi.nr_memslots, hi.max_vcpus, hi.guest_phys_bits,
 	       hi.gbpages ? "yes" : "no");
+	const char *np = strcmp(hi.virt, "VT-x") ? "NPT" : "EPT";
+	if (hi.tdp == 1)
+		printf("paging:           nested paging (%s): the CPU walks the "
+		       "guest's page tables, then KVM's memslot map\n",
+		       np);
+	else if (hi.tdp == 0)
+		printf("paging:           shadow paging (%s is off): KVM "
+		       "traps guest page-table writes; slower\n",
+		       np);
+	else
+		printf("paging:           no kvm_intel/kvm_amd module: "
+		       "KVM's own paging\n");
 	printf("kvm features used: USER_MEMORY EXT_CPUID NR_MEMSLOTS "
 	       "IMMEDIATE_EXIT XSAVE SYNC_REGS(regs,sregs) XCRS "
-	       "VCPU_TSC_CTRL\n");
+	       "VCPU_TSC_CTRL EXIT_ON_EMULATION_FAILURE(if present)\n");
 	const char *env = getenv("DUNE_MODE");
 	printf("mode:             %s (%s)\n", hi.hw_virt ? "ring0" : "ring3",
 	       env && *env ? "DUNE_MODE is set: it overrides this"
 			   : "auto; DUNE_MODE=ring0|ring3 overrides");
+	printf("                  %s\n",
+	       hi.hw_virt ? "the program runs at guest CPL0: it owns CR3, the "
+			    "IDT and the page-fault handler (Dune's model)"
+			  : "the program runs at guest CPL3; guestlib at CPL0 "
+			    "does privileged work on its request (dune/vm.h)");
 	if (!measure_costs)
 		return 0;
 	struct costs c;
@@ -173,7 +192,7 @@ int cmd_info(int argc, char **argv)
 		return 1;
 	}
 	printf("costs (median of %d x %d, this machine, now):\n", REPS, ITERS);
-	printf("  one exit (guest out -> vmm -> guest):   %8.1f us\n",
+	printf("  one exit (dune_exit_nop: guest->vmm):   %8.1f us\n",
 	       c.exit_ns / 1e3);
 	printf("  forwarded getppid():                    %8.1f us\n",
 	       c.syscall_ns / 1e3);

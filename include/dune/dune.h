@@ -123,6 +123,9 @@ struct dune_host_info {
 	int guest_phys_bits; /* guest MAXPHYADDR */
 	int gbpages;	     /* 1 GiB pages in the supported CPUID */
 	char cpu[64];	     /* CPUID brand string */
+	char virt[8];	     /* "VT-x", "AMD-V" or "" (no vmx/svm flag) */
+	int tdp;	     /* KVM's nested paging (EPT/NPT): 1 on, 0 off,
+				-1 unknown (no kvm_intel/kvm_amd module) */
 };
 int dune_host_info(struct dune_host_info *out);
 

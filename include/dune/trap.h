@@ -1,5 +1,5 @@
-/* dune/trap.h: trap frames and trap handlers (ring-0 mode handlers run in
- * the guest kernel; see docs/api.md for what runs where). */
+/* dune/trap.h: trap frames and trap handlers (see docs/api.md for what
+ * runs where). */
 #ifndef DUNE_TRAP_H
 #define DUNE_TRAP_H
 
@@ -9,9 +9,9 @@
 extern "C" {
 #endif
 
-/* Register state saved by guestlib's full trap entry (ring-0 mode). Fields
- * are in the order the entry stub pushes them; offsets are checked against
- * the assembly with _Static_assert. */
+/* Register state guestlib's exception stubs save for a handler. Fields are
+ * in the order the stub pushes them; libdune/trap.c checks the offsets
+ * against the assembly with _Static_assert. */
 struct dune_tf {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
 	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -29,13 +29,13 @@ typedef void (*dune_intr_cb)(struct dune_tf *tf);
  * guest application raises; the handler may change tf (registers, rip,
  * rsp) and return to resume there. A registered vector no longer becomes
  * a signal.
- *  - ring-0 mode: the handler runs at guest CPL0 in the trap context (on
- *    software KVM that code is emulated: freestanding, integer-only).
- *  - ring-3 mode: guestlib's ring-0 stub upcalls it in ring 3 on the
- *    vCPU's upcall stack (64 KiB; below the red zone when nested):
- *    ordinary C, libc allowed. About 50 ring-0 instructions in and 35
- *    out; no VM exit. It receives every exception of its vector, stack
- *    growth and lazily mapped memory included.
+ * guestlib's ring-0 stub upcalls it at the application's CPL (CPL0 in
+ * ring-0 mode, CPL3 in ring-3 mode) on the vCPU's upcall stack (64 KiB;
+ * below the red zone when nested), with the vector registers saved:
+ * ordinary C, libc allowed. No VM exit: a few dozen guestlib
+ * instructions each way (docs/benchmarks.md). It receives every
+ * exception of its vector, stack growth and lazily mapped memory
+ * included.
  * Returns 0 or -EINVAL (vector out of 0..31, or #DF/#MC). */
 int dune_register_pgflt_handler(dune_pgflt_cb cb);
 int dune_register_intr_handler(int vec, dune_intr_cb cb);
@@ -43,8 +43,8 @@ int dune_register_intr_handler(int vec, dune_intr_cb cb);
  * which handles it as if no handler were registered (maps the process's
  * memory, grows a stack, or delivers SIGSEGV/SIGBUS with tf's state).
  * Does not return: the thread resumes at tf (or in a signal handler).
- * Ring-3 mode: one VM exit. Returns -EFAULT (tf unreadable) or -ENOSYS
- * (ring-0 mode: there return from the handler after dune_vm_* mapping). */
+ * One VM exit. Returns -EFAULT (tf unreadable), -EPERM (no VM) or
+ * -ENOSYS (not inside the guest). */
 int dune_pgflt_pass(uintptr_t addr, uint64_t fec, struct dune_tf *tf);
 
 /* ---- Syscall interposition ------------------------------------------ */

@@ -47,8 +47,11 @@ static ptent_t leaf(ptent_t *root, const void *va)
 	do {                                                                   \
 		snap(root, &before, lo, len);                                  \
 		long r_ = (long)(call);                                        \
-		cr_assert_eq(r_, (long)(err), "%s returned %ld, want %s",      \
-			     #call, r_, #err);                                 \
+		cr_assert_eq(r_, (long)(err),                                  \
+			     "%s returned %ld, want %s (the range held %zu "   \
+			     "leaves before, the first at %#lx)",             \
+			     #call, r_, #err, before.n,                        \
+			     before.n ? (unsigned long)before.va[0] : 0ul);    \
 		snap(root, &after, lo, len);                                   \
 		assert_snap_eq(&before, &after, #call);                        \
 	} while (0)
