@@ -45,8 +45,11 @@ mount -t overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work \
 mkdir -p /newroot/run/vmio
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=$msize,cache=none \
 	vmio /newroot/run/vmio || fail "cannot mount the control share (vmio)"
+# The VM's own /tmp first: the writable share may live under /tmp.
+mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 rw=$(arg dunevm.rw)
 if [ -n "$rw" ]; then
+	mkdir -p "/newroot$rw"
 	mount -t 9p -o trans=virtio,version=9p2000.L,msize=$msize,cache=mmap \
 		rwshare "/newroot$rw" || fail "cannot mount the writable share at $rw"
 fi
@@ -56,7 +59,6 @@ mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
-mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 hostname dune-vm
 ip link set lo up 2>/dev/null
 
