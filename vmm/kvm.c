@@ -126,6 +126,19 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn)
 
 #define CPUID_BUF (256u << 10)
 
+/* Protection keys: the guest runs with CR4.PKE off (dune's page tables
+ * carry no keys), where RDPKRU/WRPKRU raise #UD. KVM's supported CPUID
+ * still offers PKU, and a program that saw it (glibc's pkey_get after a
+ * pkey_alloc the host granted: V8 does this) died with SIGILL. Promise
+ * neither PKU nor OSPKE; pkey_alloc answers as on a CPU without keys
+ * (vmm/syscall.c). */
+static void hide_pkeys(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 7 && c->entries[i].index == 0)
+			c->entries[i].ecx &= ~((1u << 3) | (1u << 4));
+}
+
 static struct kvm_cpuid2 *get_supported_cpuid(int kvm_fd)
 {
 	for (int n = 128; n <= 4096; n *= 2) {
@@ -245,6 +258,7 @@ static int check_kvm(struct vmm *vm, char *detail, size_t dlen)
 		snprintf(detail, dlen, "KVM's CPUID lacks long mode (LM)");
 		return -ENOSYS;
 	}
+	hide_pkeys(vm->cpuid);
 	return 0;
 }
 

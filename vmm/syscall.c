@@ -565,6 +565,11 @@ void vmm_handle_syscall(struct vmm_vcpu *v)
 	case SYS_clone3:
 		ret = -ENOSYS; /* libc falls back to clone(2) */
 		break;
+	case SYS_pkey_alloc:
+		/* The guest has no protection keys (hide_pkeys() in kvm.c):
+		 * answer as a kernel on a CPU without them. */
+		ret = -ENOSPC;
+		break;
 	case SYS_seccomp:
 		/* A filter would bind the monitor too (it runs the guest's
 		 * syscalls and its own on this thread): answer as a kernel

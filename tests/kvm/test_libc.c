@@ -1,7 +1,9 @@
 /* tests/kvm/test_libc.c: after dune_enter(), ordinary libc works in the
  * guest (stdio, malloc, files, errno) and every syscall is forwarded. */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <criterion/criterion.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -233,4 +235,21 @@ Test(libc, syscall_trace_to_fd)
 	cr_assert_eq(read(p[0], buf, sizeof(buf)), -1, "traced after turning "
 							"tracing off");
 	cr_assert_eq(errno, EAGAIN);
+}
+
+/* The guest runs with CR4.PKE off, where RDPKRU/WRPKRU fault: CPUID must
+ * not offer protection keys, and pkey_alloc must fail as on a CPU without
+ * them, or a program that checks either (V8, via glibc's pkey_get) dies
+ * of SIGILL. */
+Test(libc, no_protection_keys_are_promised)
+{
+	enter_or_fail(test_mode());
+	unsigned a, b, c, d;
+	__cpuid_count(7, 0, a, b, c, d);
+	cr_assert_eq(c & ((1u << 3) | (1u << 4)), 0,
+		     "CPUID.7.ECX offers PKU/OSPKE: %#x", c);
+	errno = 0;
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+	cr_assert(k == -1 && errno == ENOSPC, "pkey_alloc: %ld (%s)", k,
+		  strerror(errno));
 }
