@@ -131,6 +131,16 @@ static _Noreturn void die_by(int sig)
 		vmm_sys1(SYS_exit_group, 128 + sig);
 }
 
+_Noreturn void vmm_unmapped_access(struct vmm_vcpu *v)
+{
+	char b[24];
+	vmm_msg("dune: a guest access at rip ",
+		vmm_fmt_hex(b, v->run->s.regs.regs.rip),
+		" reaches host memory that is not mapped (a page-table entry "
+		"points where nothing is); killed by SIGSEGV\n");
+	die_by(SIGSEGV);
+}
+
 _Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa)
 {
 	char a[24], b[24];

@@ -602,9 +602,11 @@ static void handle_memory_fault(struct vmm_vcpu *v)
 {
 	/* KVM could not back a guest access and (on this KVM) does not say
 	 * which: make the retry fault visibly instead. A third failure in a
-	 * row means that did not help. */
+	 * row means that did not help: a guest PTE points at host memory
+	 * that is gone (written by hand, or after munmap), which natively
+	 * would be a SIGSEGV. */
 	if (++v->efault_repeat > 2)
-		vmm_die("KVM cannot back a guest access (KVM_RUN EFAULT)", v);
+		vmm_unmapped_access(v);
 	/* A file shrank, or a thread outside the guest changed mappings
 	 * (e.g. made a page read-only): re-sync everything. */
 	vmm_mem_sync(v->vm, 0, GVA_USER_END);

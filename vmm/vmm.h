@@ -320,6 +320,9 @@ void vmm_kick(struct vmm_vcpu *v);
  * known): say so and die of SIGSEGV (not catchable: the access cannot be
  * completed). */
 _Noreturn void vmm_unbacked_access(struct vmm_vcpu *v, uint64_t gpa);
+/* A guest access KVM cannot back because the host memory behind it is
+ * not mapped: message, then death by SIGSEGV. */
+_Noreturn void vmm_unmapped_access(struct vmm_vcpu *v);
 /* A vfork child shares memory but not signal actions with its parent:
  * give v a private copy / drop it. */
 int vmm_signal_private_actions(struct vmm_vcpu *v);

@@ -420,6 +420,32 @@ static void child_hand_pte(int after_return)
 	_exit(94);
 }
 
+/* The process's own memory taken away by munmap: a hand-written entry to
+ * where it was must not reach the old page (which = 0: control, still
+ * mapped). */
+static void child_hand_pte_munmap(int which)
+{
+	enter();
+	char *page = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		_exit(90);
+	strcpy(page, "secret");
+	char *va = dune_cap_reserve(2 * MiB, 2 * MiB);
+	if (!va)
+		_exit(91);
+	if (which && munmap(page, PG))
+		_exit(92);
+	ptent_t *e;
+	if (dune_vm_lookup(dune_pgroot(), va, 1, &e))
+		_exit(93);
+	*e = (uint64_t)(uintptr_t)page | P | U;
+	dune_flush_tlb_one((uintptr_t)va);
+	if (strcmp(va, "secret") == 0)
+		_exit(which ? 95 : 0); /* 95: the data leaked */
+	_exit(94);
+}
+
 static int run_child(void (*fn)(int), int arg)
 {
 	pid_t pid = fork();
@@ -440,6 +466,18 @@ Test(cap, hand_written_pte_to_returned_memory_faults)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
 		  "after the grant is returned the access must kill by "
 		  "SIGSEGV, got status %#x (exit 95 = data leaked)",
+		  st);
+}
+
+Test(cap, hand_written_pte_to_unmapped_memory_faults)
+{
+	int st = run_child(child_hand_pte_munmap, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "control: a hand-written entry reads a mapped page (%#x)", st);
+	st = run_child(child_hand_pte_munmap, 1);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+		  "after munmap the access must kill by SIGSEGV, got status "
+		  "%#x (exit 95 = data leaked)",
 		  st);
 }
 
