@@ -72,8 +72,8 @@ if [ -s "$out/$name.skips" ]; then
 fi
 
 total=$(wc -l <"$out/$name.results")
-passed=$(grep -c ' Passed$' "$out/$name.results" || true)
-skipped=$(grep -c ' \*\*\*Skipped$' "$out/$name.results" || true)
+passed=$(awk '$2 == "Passed"' "$out/$name.results" | wc -l)
+skipped=$(awk '$2 == "***Skipped"' "$out/$name.results" | wc -l)
 failed=$((total - passed - skipped))
 # ctest failed without a failed test to show for it (no tests, a crash):
 # count it, never report a clean slice.
