@@ -91,7 +91,7 @@ for mode in $vm_modes; do
 done
 trap 'for p in $pids; do kill "${p%%:*}" 2>/dev/null || true; done' INT TERM
 for mode in $host_modes; do
-	"$0" --slices "$mode" host || status=1
+	"$top/scripts/test.sh" --slices "$mode" host || status=1
 done
 for p in $pids; do
 	rc=0
