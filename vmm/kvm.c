@@ -432,8 +432,8 @@ int vmm_probe_host(struct dune_host_info *info)
 	int r;
 	memset(info, 0, sizeof(*info));
 	memset(&vm, 0, sizeof(vm));
-	info->hw_virt = host_hw_virt();
 	snprintf(info->virt, sizeof(info->virt), "%s", host_virt());
+	info->hw_virt = info->virt[0] != 0;
 	info->tdp = host_tdp();
 	uint32_t b[12];
 	cpuid_host(0x80000002, 0, b);
